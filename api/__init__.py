@@ -1,0 +1,1 @@
+"""The ops HTTP API: health probes, circuit control, decisions and metrics."""

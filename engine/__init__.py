@@ -1,0 +1,1 @@
+"""RISKCAST domain: signals, reality, decisions and alerts for shipping disruptions."""

@@ -1,0 +1,1 @@
+"""ALERTER: the outbox of WhatsApp messages and its dispatchers."""

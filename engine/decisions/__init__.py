@@ -1,0 +1,1 @@
+"""RISKCAST: per-customer decisions with exposure, action, deadline and confidence."""

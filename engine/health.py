@@ -1,0 +1,100 @@
+"""Health of every dependency, for the ops API and the dashboard."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+
+from sqlalchemy import func, select, text
+
+from engine import breakers, cache
+from engine.clock import as_utc
+from engine.db import current_revision, get_engine, head_revision, session_scope
+from engine.models import Alert, PipelineRun, SourceStatus, WorkerHeartbeat
+from engine.models.base import utcnow
+
+# A worker that has not beaten for this long is considered gone.
+HEARTBEAT_STALE_SECONDS = 180
+QUEUED_STATUSES = ("PENDING", "SENDING")
+
+
+def _age(value: datetime | None, now: datetime) -> float | None:
+    return None if value is None else round((now - as_utc(value)).total_seconds(), 1)
+
+
+def database_check() -> dict:
+    engine = get_engine()
+    started = time.perf_counter()
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except Exception as exc:  # any driver error means the database is unusable
+        return {"state": "down", "error": f"{type(exc).__name__}: {exc}"[:300]}
+    latency = (time.perf_counter() - started) * 1000.0
+    result = {"state": "ok", "latency_ms": round(latency, 2)}
+    pool = engine.pool
+    if hasattr(pool, "checkedout") and hasattr(pool, "size"):
+        result["pool"] = {"size": pool.size(), "checked_out": pool.checkedout(),
+                          "overflow": max(pool.overflow(), 0)}
+    return result
+
+
+def schema_at_head() -> tuple[bool, str | None, str]:
+    current = current_revision(get_engine())
+    head = head_revision()
+    return current == head, current, head
+
+
+def redis_check() -> dict:
+    ok, latency, error = cache.redis_ping()
+    if ok:
+        return {"state": "ok", "latency_ms": round(latency, 2)}
+    return {"state": "degraded", "error": error}
+
+
+def full_health() -> dict:
+    now = utcnow()
+    checks: dict = {"database": database_check(), "redis": redis_check()}
+    checks["circuits"] = breakers.snapshot()
+    if checks["database"]["state"] == "ok":
+        with session_scope() as session:
+            beat = session.scalar(select(func.max(WorkerHeartbeat.beat_at)))
+            last = session.execute(
+                select(PipelineRun.started_at, PipelineRun.status, PipelineRun.replay_at)
+                .where(PipelineRun.job == "tick")
+                .order_by(PipelineRun.started_at.desc()).limit(1)
+            ).first()
+            sources = session.scalars(select(SourceStatus)).all()
+            queue = session.scalar(
+                select(func.count()).select_from(Alert).where(Alert.status.in_(QUEUED_STATUSES))
+            )
+        beat_age = _age(beat, now)
+        checks["worker"] = {
+            "state": "ok" if beat_age is not None and beat_age < HEARTBEAT_STALE_SECONDS else "stale",
+            "heartbeat_age_seconds": beat_age,
+        }
+        checks["last_tick"] = None if last is None else {
+            "started_at": as_utc(last.started_at).isoformat(), "status": last.status,
+            "age_seconds": _age(last.started_at, now),
+            "replay_at": as_utc(last.replay_at).isoformat() if last.replay_at else None,
+        }
+        checks["sources"] = {
+            s.source: {"last_success_age_seconds": _age(s.last_success_at, now),
+                       "newest_data_at": as_utc(s.newest_data_at).isoformat() if s.newest_data_at else None}
+            for s in sources
+        }
+        checks["alert_queue_depth"] = int(queue or 0)
+
+    checks["status"] = overall(checks)
+    return checks
+
+
+def overall(checks: dict) -> str:
+    if checks["database"]["state"] != "ok":
+        return "down"
+    degraded = (
+        checks["redis"]["state"] != "ok"
+        or any(c["state"] != "closed" for c in checks["circuits"].values())
+        or checks.get("worker", {}).get("state") != "ok"
+    )
+    return "degraded" if degraded else "ok"

@@ -1,0 +1,39 @@
+"""SQLAlchemy models, one module per area; importing this registers every table."""
+
+from engine.models.alerts import Alert, ConversationWindow
+from engine.models.base import Base
+from engine.models.book import Customer, Shipment
+from engine.models.decisions import Decision
+from engine.models.ops import (
+    ApiKey,
+    AuditEntry,
+    CircuitEvent,
+    PipelineRun,
+    ReplayState,
+    WorkerHeartbeat,
+)
+from engine.models.sources import (
+    RealityObservation,
+    Reconciliation,
+    Signal,
+    SourceStatus,
+)
+
+__all__ = [
+    "Alert",
+    "ApiKey",
+    "AuditEntry",
+    "Base",
+    "CircuitEvent",
+    "ConversationWindow",
+    "Customer",
+    "Decision",
+    "PipelineRun",
+    "RealityObservation",
+    "Reconciliation",
+    "ReplayState",
+    "Shipment",
+    "Signal",
+    "SourceStatus",
+    "WorkerHeartbeat",
+]

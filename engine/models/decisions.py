@@ -1,0 +1,67 @@
+"""Decisions: one per customer and event, versioned, with a lifecycle."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from engine.models.base import Base, JSONType, Timestamp, utcnow
+from engine.models.sources import BigId
+
+
+class Decision(Base):
+    __tablename__ = "decisions"
+    __table_args__ = (
+        UniqueConstraint(
+            "customer_id", "event_key", "version", name="uq_decisions_version"
+        ),
+        Index("ix_decisions_active_customer", "is_expired", "customer_id"),
+        Index("ix_decisions_created_at", "created_at"),
+        Index("ix_decisions_status", "status"),
+        Index("ix_decisions_expires_at", "expires_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    customer_id: Mapped[str] = mapped_column(
+        ForeignKey("customers.id", ondelete="CASCADE")
+    )
+    # Identifies the disruption, e.g. "bab_el_mandeb:security".
+    event_key: Mapped[str] = mapped_column(String(96))
+    chokepoint: Mapped[str] = mapped_column(String(32))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    status: Mapped[str] = mapped_column(String(16), default="OPEN")
+    severity: Mapped[str] = mapped_column(String(16))
+    recommended_action: Mapped[str] = mapped_column(String(16))
+    exposure_usd: Mapped[float] = mapped_column(Float)
+    expected_loss_usd: Mapped[float] = mapped_column(Float)
+    action_cost_usd: Mapped[float] = mapped_column(Float)
+    net_benefit_usd: Mapped[float] = mapped_column(Float, default=0.0)
+    probability: Mapped[float] = mapped_column(Float)
+    confidence: Mapped[float] = mapped_column(Float)
+    shipment_count: Mapped[int] = mapped_column(Integer, default=0)
+    deadline: Mapped[datetime | None] = mapped_column(Timestamp(), nullable=True)
+    expires_at: Mapped[datetime] = mapped_column(Timestamp())
+    is_expired: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Domain time the decision was computed for (the replay clock in replay mode).
+    as_of: Mapped[datetime] = mapped_column(Timestamp())
+    # The seven answers, rendered as structured JSON for the dashboard and API.
+    answers: Mapped[dict] = mapped_column(JSONType)
+    provenance: Mapped[dict] = mapped_column(JSONType)
+    # Hash of the material inputs; an equal hash means nothing changed.
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    supersedes_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
+    outcome: Mapped[dict | None] = mapped_column(JSONType, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(Timestamp(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(
+        Timestamp(), default=utcnow, onupdate=utcnow
+    )

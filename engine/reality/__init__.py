@@ -1,0 +1,1 @@
+"""ORACLE: what ships and freight prices are actually doing at each chokepoint."""

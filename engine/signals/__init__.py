@@ -1,0 +1,1 @@
+"""OMEN: early signals of disruption from prediction markets and news volume."""

@@ -1,0 +1,306 @@
+"""Create the initial schema: book, sources, decisions, alerts and operations.
+
+Revision ID: 0001
+Revises: 
+Create Date: 2026-12-04
+"""
+
+from alembic import op
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+
+revision = '0001'
+down_revision = None
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table('api_keys',
+    sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
+    sa.Column('name', sa.String(length=64), nullable=False),
+    sa.Column('key_hash', sa.String(length=128), nullable=False),
+    sa.Column('role', sa.String(length=16), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('revoked_at', sa.DateTime(timezone=True), nullable=True),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_api_keys')),
+    sa.UniqueConstraint('key_hash', name=op.f('uq_api_keys_key_hash')),
+    sa.UniqueConstraint('name', name=op.f('uq_api_keys_name'))
+    )
+    op.create_table('audit_log',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('actor', sa.String(length=128), nullable=False),
+    sa.Column('action', sa.String(length=64), nullable=False),
+    sa.Column('target', sa.String(length=200), nullable=True),
+    sa.Column('reason', sa.Text(), nullable=True),
+    sa.Column('result', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=True),
+    sa.Column('at', sa.DateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_audit_log'))
+    )
+    with op.batch_alter_table('audit_log', schema=None) as batch_op:
+        batch_op.create_index('ix_audit_log_at', ['at'], unique=False)
+
+    op.create_table('circuit_events',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('name', sa.String(length=32), nullable=False),
+    sa.Column('from_state', sa.String(length=16), nullable=False),
+    sa.Column('to_state', sa.String(length=16), nullable=False),
+    sa.Column('reason', sa.Text(), nullable=True),
+    sa.Column('at', sa.DateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_circuit_events'))
+    )
+    with op.batch_alter_table('circuit_events', schema=None) as batch_op:
+        batch_op.create_index('ix_circuit_events_name_at', ['name', 'at'], unique=False)
+
+    op.create_table('conversation_windows',
+    sa.Column('recipient', sa.String(length=40), nullable=False),
+    sa.Column('last_inbound_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('last_body', sa.Text(), nullable=True),
+    sa.PrimaryKeyConstraint('recipient', name=op.f('pk_conversation_windows'))
+    )
+    op.create_table('customers',
+    sa.Column('id', sa.String(length=64), nullable=False),
+    sa.Column('name', sa.String(length=200), nullable=False),
+    sa.Column('whatsapp_number', sa.String(length=32), nullable=False),
+    sa.Column('timezone', sa.String(length=64), nullable=False),
+    sa.Column('risk_tolerance', sa.String(length=16), nullable=False),
+    sa.Column('min_severity', sa.String(length=16), nullable=False),
+    sa.Column('quiet_hours_start', sa.Integer(), nullable=True),
+    sa.Column('quiet_hours_end', sa.Integer(), nullable=True),
+    sa.Column('critical_breaks_quiet', sa.Boolean(), nullable=False),
+    sa.Column('daily_alert_cap', sa.Integer(), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_customers'))
+    )
+    op.create_table('pipeline_runs',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('job', sa.String(length=32), nullable=False),
+    sa.Column('worker_id', sa.String(length=64), nullable=True),
+    sa.Column('started_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('finished_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('replay_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('signals', sa.Integer(), nullable=False),
+    sa.Column('observations', sa.Integer(), nullable=False),
+    sa.Column('decisions', sa.Integer(), nullable=False),
+    sa.Column('alerts', sa.Integer(), nullable=False),
+    sa.Column('duration_seconds', sa.Float(), nullable=True),
+    sa.Column('error', sa.Text(), nullable=True),
+    sa.Column('details', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=True),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_pipeline_runs'))
+    )
+    with op.batch_alter_table('pipeline_runs', schema=None) as batch_op:
+        batch_op.create_index('ix_pipeline_runs_job_started', ['job', 'started_at'], unique=False)
+
+    op.create_table('reality_observations',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('source', sa.String(length=32), nullable=False),
+    sa.Column('chokepoint', sa.String(length=32), nullable=False),
+    sa.Column('metric', sa.String(length=48), nullable=False),
+    sa.Column('value', sa.Float(), nullable=False),
+    sa.Column('baseline', sa.Float(), nullable=True),
+    sa.Column('change_pct', sa.Float(), nullable=True),
+    sa.Column('observed_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('ingested_at', sa.DateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_reality_observations')),
+    sa.UniqueConstraint('source', 'chokepoint', 'metric', 'observed_at', name='uq_observations_key')
+    )
+    with op.batch_alter_table('reality_observations', schema=None) as batch_op:
+        batch_op.create_index('ix_observations_chokepoint_observed', ['chokepoint', 'observed_at'], unique=False)
+
+    op.create_table('reconciliations',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('chokepoint', sa.String(length=32), nullable=False),
+    sa.Column('day', sa.Date(), nullable=False),
+    sa.Column('status', sa.String(length=32), nullable=False),
+    sa.Column('signal_probability', sa.Float(), nullable=True),
+    sa.Column('reality_change_pct', sa.Float(), nullable=True),
+    sa.Column('inputs', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_reconciliations')),
+    sa.UniqueConstraint('chokepoint', 'day', name='uq_reconciliations_key')
+    )
+    op.create_table('replay_state',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('replay_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_replay_state'))
+    )
+    op.create_table('signals',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('source', sa.String(length=32), nullable=False),
+    sa.Column('external_id', sa.String(length=200), nullable=False),
+    sa.Column('chokepoint', sa.String(length=32), nullable=False),
+    sa.Column('category', sa.String(length=32), nullable=False),
+    sa.Column('probability', sa.Float(), nullable=False),
+    sa.Column('observed_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('title', sa.Text(), nullable=True),
+    sa.Column('url', sa.Text(), nullable=True),
+    sa.Column('payload', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=True),
+    sa.Column('ingested_at', sa.DateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_signals')),
+    sa.UniqueConstraint('source', 'external_id', 'observed_at', name='uq_signals_key')
+    )
+    with op.batch_alter_table('signals', schema=None) as batch_op:
+        batch_op.create_index('ix_signals_chokepoint_observed', ['chokepoint', 'observed_at'], unique=False)
+
+    op.create_table('source_status',
+    sa.Column('source', sa.String(length=32), nullable=False),
+    sa.Column('last_success_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('last_failure_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('last_error', sa.Text(), nullable=True),
+    sa.Column('newest_data_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('records_total', sa.Integer(), nullable=False),
+    sa.Column('data_errors_total', sa.Integer(), nullable=False),
+    sa.PrimaryKeyConstraint('source', name=op.f('pk_source_status'))
+    )
+    op.create_table('worker_heartbeats',
+    sa.Column('worker_id', sa.String(length=64), nullable=False),
+    sa.Column('hostname', sa.String(length=128), nullable=False),
+    sa.Column('pid', sa.Integer(), nullable=False),
+    sa.Column('role', sa.String(length=16), nullable=False),
+    sa.Column('beat_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('started_at', sa.DateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('worker_id', name=op.f('pk_worker_heartbeats'))
+    )
+    op.create_table('decisions',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('customer_id', sa.String(length=64), nullable=False),
+    sa.Column('event_key', sa.String(length=96), nullable=False),
+    sa.Column('chokepoint', sa.String(length=32), nullable=False),
+    sa.Column('version', sa.Integer(), nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('severity', sa.String(length=16), nullable=False),
+    sa.Column('recommended_action', sa.String(length=16), nullable=False),
+    sa.Column('exposure_usd', sa.Float(), nullable=False),
+    sa.Column('expected_loss_usd', sa.Float(), nullable=False),
+    sa.Column('action_cost_usd', sa.Float(), nullable=False),
+    sa.Column('net_benefit_usd', sa.Float(), nullable=False),
+    sa.Column('probability', sa.Float(), nullable=False),
+    sa.Column('confidence', sa.Float(), nullable=False),
+    sa.Column('shipment_count', sa.Integer(), nullable=False),
+    sa.Column('deadline', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('expires_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('is_expired', sa.Boolean(), nullable=False),
+    sa.Column('as_of', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('answers', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
+    sa.Column('provenance', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
+    sa.Column('fingerprint', sa.String(length=64), nullable=False),
+    sa.Column('supersedes_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('outcome', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['customer_id'], ['customers.id'], name=op.f('fk_decisions_customer_id_customers'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_decisions')),
+    sa.UniqueConstraint('customer_id', 'event_key', 'version', name='uq_decisions_version')
+    )
+    with op.batch_alter_table('decisions', schema=None) as batch_op:
+        batch_op.create_index('ix_decisions_active_customer', ['is_expired', 'customer_id'], unique=False)
+        batch_op.create_index('ix_decisions_created_at', ['created_at'], unique=False)
+        batch_op.create_index('ix_decisions_expires_at', ['expires_at'], unique=False)
+        batch_op.create_index('ix_decisions_status', ['status'], unique=False)
+
+    op.create_table('shipments',
+    sa.Column('id', sa.String(length=64), nullable=False),
+    sa.Column('customer_id', sa.String(length=64), nullable=False),
+    sa.Column('origin_port', sa.String(length=8), nullable=False),
+    sa.Column('destination_port', sa.String(length=8), nullable=False),
+    sa.Column('lane', sa.String(length=32), nullable=False),
+    sa.Column('route', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
+    sa.Column('cargo_value_usd', sa.Float(), nullable=False),
+    sa.Column('container_count', sa.Integer(), nullable=False),
+    sa.Column('etd', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('eta', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('carrier', sa.String(length=64), nullable=True),
+    sa.Column('vessel', sa.String(length=128), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['customer_id'], ['customers.id'], name=op.f('fk_shipments_customer_id_customers'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_shipments'))
+    )
+    with op.batch_alter_table('shipments', schema=None) as batch_op:
+        batch_op.create_index('ix_shipments_customer_status', ['customer_id', 'status'], unique=False)
+        batch_op.create_index('ix_shipments_status_eta', ['status', 'eta'], unique=False)
+
+    op.create_table('alerts',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('decision_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('decision_version', sa.Integer(), nullable=False),
+    sa.Column('customer_id', sa.String(length=64), nullable=False),
+    sa.Column('recipient', sa.String(length=40), nullable=False),
+    sa.Column('kind', sa.String(length=16), nullable=False),
+    sa.Column('urgency', sa.String(length=16), nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('next_attempt_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('claimed_by', sa.String(length=64), nullable=True),
+    sa.Column('claimed_until', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('last_error_code', sa.String(length=16), nullable=True),
+    sa.Column('last_error_message', sa.Text(), nullable=True),
+    sa.Column('twilio_sid', sa.String(length=64), nullable=True),
+    sa.Column('idempotency_key', sa.String(length=160), nullable=False),
+    sa.Column('body', sa.Text(), nullable=False),
+    sa.Column('content_sid', sa.String(length=64), nullable=True),
+    sa.Column('content_variables', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=True),
+    sa.Column('simulated', sa.Boolean(), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('sent_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('delivered_at', sa.DateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['decision_id'], ['decisions.id'], name=op.f('fk_alerts_decision_id_decisions'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_alerts')),
+    sa.UniqueConstraint('idempotency_key', name=op.f('uq_alerts_idempotency_key'))
+    )
+    with op.batch_alter_table('alerts', schema=None) as batch_op:
+        batch_op.create_index('ix_alerts_created_at', ['created_at'], unique=False)
+        batch_op.create_index('ix_alerts_decision', ['decision_id'], unique=False)
+        batch_op.create_index('ix_alerts_status_next_attempt', ['status', 'next_attempt_at'], unique=False)
+
+
+
+def downgrade() -> None:
+    with op.batch_alter_table('alerts', schema=None) as batch_op:
+        batch_op.drop_index('ix_alerts_status_next_attempt')
+        batch_op.drop_index('ix_alerts_decision')
+        batch_op.drop_index('ix_alerts_created_at')
+
+    op.drop_table('alerts')
+    with op.batch_alter_table('shipments', schema=None) as batch_op:
+        batch_op.drop_index('ix_shipments_status_eta')
+        batch_op.drop_index('ix_shipments_customer_status')
+
+    op.drop_table('shipments')
+    with op.batch_alter_table('decisions', schema=None) as batch_op:
+        batch_op.drop_index('ix_decisions_status')
+        batch_op.drop_index('ix_decisions_expires_at')
+        batch_op.drop_index('ix_decisions_created_at')
+        batch_op.drop_index('ix_decisions_active_customer')
+
+    op.drop_table('decisions')
+    op.drop_table('worker_heartbeats')
+    op.drop_table('source_status')
+    with op.batch_alter_table('signals', schema=None) as batch_op:
+        batch_op.drop_index('ix_signals_chokepoint_observed')
+
+    op.drop_table('signals')
+    op.drop_table('replay_state')
+    op.drop_table('reconciliations')
+    with op.batch_alter_table('reality_observations', schema=None) as batch_op:
+        batch_op.drop_index('ix_observations_chokepoint_observed')
+
+    op.drop_table('reality_observations')
+    with op.batch_alter_table('pipeline_runs', schema=None) as batch_op:
+        batch_op.drop_index('ix_pipeline_runs_job_started')
+
+    op.drop_table('pipeline_runs')
+    op.drop_table('customers')
+    op.drop_table('conversation_windows')
+    with op.batch_alter_table('circuit_events', schema=None) as batch_op:
+        batch_op.drop_index('ix_circuit_events_name_at')
+
+    op.drop_table('circuit_events')
+    with op.batch_alter_table('audit_log', schema=None) as batch_op:
+        batch_op.drop_index('ix_audit_log_at')
+
+    op.drop_table('audit_log')
+    op.drop_table('api_keys')

@@ -1,0 +1,1 @@
+"""The background worker: runs the pipeline, dispatches alerts and does maintenance."""
