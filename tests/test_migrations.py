@@ -60,3 +60,15 @@ def test_alembic_cli_from_root(tmp_path):
                              capture_output=True, text=True)
 
     assert "(head)" in current.stdout
+
+
+def test_models_match_migrations(pg_database_url):
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    engine = create_engine(pg_database_url)
+    with engine.connect() as connection:
+        diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    engine.dispose()
+
+    assert diff == [], f"models and migrations differ: {diff}"
