@@ -52,3 +52,22 @@ def snapshot() -> dict[str, dict]:
             "reset_timeout": spec.reset_timeout,
         }
     return result
+
+
+class UnknownBreakerError(KeyError):
+    """Raised when a circuit name is not one of ``SPECS``."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.name = name
+
+    def __str__(self) -> str:
+        return f"unknown circuit {self.name!r}; known circuits: {', '.join(SPECS)}"
+
+
+def reset(name: str) -> dict:
+    """Close the named circuit and clear its failure count; return its new state."""
+    if name not in SPECS:
+        raise UnknownBreakerError(name)
+    breaker(name).close()
+    return snapshot()[name]

@@ -131,3 +131,48 @@ def cleanup_expired(session: Session, now: datetime) -> CleanupResult:
     log.info("cleanup: %d expired decisions removed from the book (%.0f USD exposure)",
              result.removed, result.exposure_usd)
     return result
+
+
+class DecisionNotFoundError(LookupError):
+    """Raised when no decision has the given id."""
+
+
+class TransitionError(ValueError):
+    """Raised when a decision cannot move to the requested status."""
+
+
+# Statuses a person (operator or customer) may set, and from which statuses.
+_MANUAL_TRANSITIONS = {
+    "ACKNOWLEDGED": {"OPEN"},
+    "ACTED": {"OPEN", "ACKNOWLEDGED"},
+    "DISMISSED": {"OPEN", "ACKNOWLEDGED"},
+}
+
+
+def set_status(session: Session, decision_id: int, status: str, actor: str,
+               reason: str | None = None) -> Decision:
+    """Move a decision to ACKNOWLEDGED, ACTED or DISMISSED, and audit who did it."""
+    from engine import audit
+
+    if status not in _MANUAL_TRANSITIONS:
+        raise TransitionError(
+            f"status {status!r} cannot be set by hand; use one of "
+            f"{', '.join(_MANUAL_TRANSITIONS)}"
+        )
+    decision = session.get(Decision, decision_id, with_for_update=True)
+    if decision is None:
+        raise DecisionNotFoundError(f"decision {decision_id} not found")
+    if decision.status == status:
+        return decision
+    if decision.status not in _MANUAL_TRANSITIONS[status]:
+        raise TransitionError(
+            f"decision {decision_id} is {decision.status} and cannot become {status}"
+        )
+    previous = decision.status
+    decision.status = status
+    decision.updated_at = utcnow()
+    session.flush()
+    cache.invalidate(f"decision:{decision_id}", f"customer:{decision.customer_id}:context")
+    audit.record(session, actor, f"decision.{status.lower()}", f"decision:{decision_id}",
+                 {"from": previous, "to": status}, reason)
+    return decision
