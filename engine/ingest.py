@@ -99,7 +99,7 @@ def fetch_one(adapter: Adapter, as_of: datetime) -> tuple[str, Fetched | None, s
     try:
         fetched = adapter.fetch(as_of, guard)
     except breakers.CircuitOpenError as exc:
-        return "circuit_open", None, str(exc)
+        return ("failed" if exc.tripped else "circuit_open"), None, str(exc)
     except SourceUnavailable as exc:
         return "failed", None, str(exc)
     except Exception as exc:  # noqa: BLE001 - any fetch failure is this source's outage

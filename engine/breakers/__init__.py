@@ -68,10 +68,13 @@ class UnknownBreakerError(KeyError):
 class CircuitOpenError(pybreaker.CircuitBreakerError):
     """Raised instead of calling a dependency whose circuit is open."""
 
-    def __init__(self, name: str, detail: str, retry_at: datetime | None = None) -> None:
+    def __init__(self, name: str, detail: str, retry_at: datetime | None = None,
+                 tripped: bool = False) -> None:
         self.name = name
         self.detail = detail
         self.retry_at = retry_at
+        # True when this very call failed and its failure opened the circuit.
+        self.tripped = tripped
         super().__init__(str(self))
 
     def __str__(self) -> str:
@@ -116,11 +119,12 @@ class NamedCircuitBreaker(pybreaker.CircuitBreaker):
     def _open_error(self, exc: pybreaker.CircuitBreakerError) -> CircuitOpenError:
         opened_at = self._state_storage.opened_at
         retry_at = opened_at + timedelta(seconds=self.reset_timeout) if opened_at else None
-        if exc.__context__ is not None:
+        tripped = exc.__context__ is not None
+        if tripped:
             detail = f"opened after {self.fail_max} failures; last error: {self.last_error}"
         else:
             detail = f"last error: {self.last_error or 'unknown'}"
-        return CircuitOpenError(self.name, detail, retry_at)
+        return CircuitOpenError(self.name, detail, retry_at, tripped)
 
     @property
     def storage_backend(self) -> str:
