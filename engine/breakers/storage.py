@@ -55,6 +55,7 @@ class SharedCircuitStorage(pybreaker.CircuitBreakerStorage):
         self._clock = clock
         self._memory = pybreaker.CircuitMemoryStorage(pybreaker.STATE_CLOSED)
         self._down_until: float | None = None
+        self._degraded = False
         self._lock = threading.Lock()
 
     def key(self, part: str) -> str:
@@ -63,12 +64,15 @@ class SharedCircuitStorage(pybreaker.CircuitBreakerStorage):
     @property
     def backend(self) -> str:
         """Where the state is read from right now: ``redis`` or ``memory``."""
-        if self._client is None or self._in_fallback():
-            return "memory"
-        return "redis"
+        return "memory" if self.degraded else "redis"
 
     def _in_fallback(self) -> bool:
         return self._down_until is not None and self._clock() < self._down_until
+
+    @property
+    def degraded(self) -> bool:
+        """True while the last Redis attempt failed (or there is no Redis at all)."""
+        return self._client is None or self._degraded
 
     def _use_redis(self, operation: Callable[[redis.Redis], T], fallback: Callable[[], T]) -> T:
         if self._client is None or self._in_fallback():
@@ -78,7 +82,8 @@ class SharedCircuitStorage(pybreaker.CircuitBreakerStorage):
         except REDIS_ERRORS as exc:
             self._fall_back(exc)
             return fallback()
-        if self._down_until is not None:
+        if self._degraded:
+            self._degraded = False
             self._down_until = None
             log.info("circuit %s: breaker state is shared through Redis again", self.circuit)
         return result
@@ -86,8 +91,11 @@ class SharedCircuitStorage(pybreaker.CircuitBreakerStorage):
     def _fall_back(self, exc: Exception) -> None:
         with self._lock:
             self._down_until = self._clock() + self._retry_seconds
+            first = not self._degraded
+            self._degraded = True
         BREAKER_STORAGE_FALLBACKS.labels(self.circuit).inc()
-        log.warning(
+        # One warning per outage; the counter shows how often it recurs.
+        log.log(logging.WARNING if first else logging.DEBUG,
             "circuit %s: Redis failed for breaker state (%s: %s); using in-process state "
             "for %.0fs before trying Redis again",
             self.circuit, type(exc).__name__, exc, self._retry_seconds,
