@@ -1,4 +1,4 @@
-"""How fresh each source's data is, for the OMEN and ORACLE health endpoints.
+"""Freshness of each source's data, for the OMEN and ORACLE health endpoints.
 
 A source's data age is measured against domain time (the replay clock in
 replay mode, the wall clock in live mode). Data older than the source's limit

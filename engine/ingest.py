@@ -119,7 +119,7 @@ def fetch_all(adapters: list[Adapter], as_of: datetime, budget: float
         futures = {adapter.name: executor.submit(fetch_one, adapter, as_of)
                    for adapter in adapters}
         wait(futures.values(), timeout=budget)
-        # Threads still running end at their own timeouts; nobody waits for them.
+        # Threads still running stop at their own timeouts, and the tick does not wait.
         executor.shutdown(wait=False, cancel_futures=True)
         results = {}
         for name, future in futures.items():
@@ -261,7 +261,7 @@ def summary_line(as_of: datetime, mode: str, result: IngestResult) -> str:
 
 @functools.lru_cache(maxsize=1)
 def replay_signals() -> tuple[tuple, tuple]:
-    """Every recorded signal, parsed once per process (warms the replay caches)."""
+    """Parse every recorded signal once per process, which fills the replay caches."""
     records, rejected = [], []
     for adapter in sources.build(get_settings(), "replay"):
         if adapter.name not in sources.SIGNAL_SOURCES:
@@ -274,7 +274,7 @@ def replay_signals() -> tuple[tuple, tuple]:
 
 @functools.lru_cache(maxsize=1)
 def replay_observations() -> tuple[tuple, tuple]:
-    """Every recorded observation, parsed once per process (warms the replay caches)."""
+    """Parse every recorded observation once per process, which fills the replay caches."""
     records, rejected = [], []
     for adapter in sources.build(get_settings(), "replay"):
         if adapter.name not in sources.REALITY_SOURCES:

@@ -58,7 +58,8 @@ def test_both_marinecadastre_schemas():
 
     assert (len(legacy), len(csv2)) == (51, 10)
     assert legacy_rejected == csv2_rejected == []
-    assert csv2[0].lon == -70.25298 and csv2[0].lat == 43.65322
+    assert csv2[0].lon == -70.25298
+    assert csv2[0].lat == 43.65322
     assert legacy[1].heading is None  # 511 in the file
 
 

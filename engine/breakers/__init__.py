@@ -87,7 +87,7 @@ class CircuitOpenError(pybreaker.CircuitBreakerError):
 
 
 class NamedCircuitBreaker(pybreaker.CircuitBreaker):
-    """A pybreaker breaker whose errors name it and whose changes say why."""
+    """A pybreaker breaker whose errors name the circuit and whose state changes carry a reason."""
 
     def __init__(self, *args, **kwargs) -> None:
         self.change_reason: str | None = None

@@ -121,7 +121,8 @@ class SharedCircuitStorage(pybreaker.CircuitBreakerStorage):
             state = raw.decode("utf-8", "replace").strip().lower()
             if state not in STATES:
                 log.warning(
-                    "circuit %s: %s holds %r, not one of %s; treating it as closed",
+                    "circuit %s: %s contains invalid state %r (expected one of %s); "
+                    "reading it as closed",
                     self.circuit, self.key("state"), state, ", ".join(STATES),
                 )
                 state = pybreaker.STATE_CLOSED

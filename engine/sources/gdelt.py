@@ -55,7 +55,7 @@ class GdeltAdapter:
             except http.SourceUnavailable as exc:
                 errors.append(str(exc))
         if not bodies:
-            raise http.SourceUnavailable(self.name, "; ".join(errors) or "no query answered")
+            raise http.SourceUnavailable(self.name, "; ".join(errors) or "every query failed")
         return Fetched(bodies, errors)
 
     def parse(self, payload, as_of: datetime) -> Parsed:
