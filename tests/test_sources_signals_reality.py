@@ -203,3 +203,16 @@ def test_not_configured_source_reported(live_env, monkeypatch):
     assert result.sources["portwatch"].outcome == "not_configured"
     assert report["sources"]["portwatch"]["status"] == "not_configured"
     assert "PORTWATCH_URL" in report["sources"]["portwatch"]["last_error"]
+
+
+def test_hanging_source_cut_by_budget(live_env, monkeypatch):
+    configure(monkeypatch, SOURCE_FETCH_BUDGET_SECONDS="0.2", SOURCE_READ_TIMEOUT_SECONDS="2")
+    live_env.routes["/scfi.csv"] = Route(hang=True)
+
+    with session_scope() as session:
+        result = ingest.run(session, get_settings(), AS_OF)
+        status = session.get(SourceStatus, "scfi")
+
+    assert result.sources["scfi"].outcome == "timed_out"
+    assert "SOURCE_FETCH_BUDGET_SECONDS" in status.last_error
+    assert status.last_failure_at is not None
