@@ -84,7 +84,9 @@ def source_report(session: Session, names: dict[str, str], settings: Settings | 
             if success else None,
             "records_total": row.records_total if row else 0,
             "data_errors_total": row.data_errors_total if row else 0,
-            "circuit": circuit,
+            # "circuit" kept its first meaning (the state) for existing readers.
+            "circuit": state,
+            "circuit_name": circuit,
             "circuit_state": state,
         }
     return {"status": _overall(result), "as_of": as_of.isoformat(), "sources": result}

@@ -172,7 +172,8 @@ def test_replay_tick_freshness(pg_env):
 
     assert signals["sources"]["gdelt"]["status"] == "ok"
     assert signals["sources"]["gdelt"]["data_age_seconds"] == 0.0
-    assert signals["sources"]["gdelt"]["circuit"] == "news"
+    assert signals["sources"]["gdelt"]["circuit_name"] == "news"
+    assert signals["sources"]["gdelt"]["circuit"] == "closed"
     assert oracle["sources"]["portwatch"]["stale"] is False
     assert oracle["sources"]["ais"]["status"] == "stale"
     assert oracle["sources"]["ais"]["circuit_state"] == "closed"
