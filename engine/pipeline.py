@@ -14,14 +14,13 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from engine import book, breakers
+from engine import book, breakers, ingest
 from engine.alerting import outbox
 from engine.clock import advance_replay, domain_now, ensure_replay_state
 from engine.db import session_scope
 from engine.decisions import events as event_assessment
 from engine.decisions import lifecycle
 from engine.decisions.generate import draft_decisions, load_open_shipments
-from engine.ingest import ingest_replay
 from engine.models import PipelineRun
 from engine.models.base import utcnow
 from engine.settings import Settings, get_settings
@@ -54,7 +53,7 @@ def run_tick(session: Session, settings: Settings, advance: bool = False) -> Tic
     else:
         as_of = domain_now(session, settings)
 
-    signals, observations = ingest_replay(session, as_of)
+    signals, observations = ingest.run(session, settings, as_of)
     book.refresh_statuses(session, as_of)
     expired = lifecycle.cleanup_expired(session, as_of)
 

@@ -25,7 +25,18 @@ _SECRET_NAMES = (
     "TWILIO_AUTH_TOKEN",
     "POLYMARKET_API_KEY",
     "DASHBOARD_PASSWORD",
+    "AIS_API_KEY",
 )
+
+# Circuit names and their runbook defaults: (failure threshold, recovery timeout in s).
+CIRCUIT_DEFAULTS = {
+    "polymarket": (5, 60),
+    "twilio": (3, 30),
+    "ais": (5, 45),
+    "news": (10, 120),
+    "database": (3, 15),
+    "redis": (5, 10),
+}
 
 
 class SettingsError(RuntimeError):
@@ -63,6 +74,54 @@ class Settings(BaseSettings):
     PORT: int = Field(8000, ge=1, le=65535)
     DASHBOARD_PASSWORD: SecretStr | None = None
 
+    # Live source endpoints. An unset URL leaves that live source off.
+    POLYMARKET_API_URL: str | None = "https://gamma-api.polymarket.com"
+    POLYMARKET_TAG_SLUG: str = "geopolitics"
+    POLYMARKET_PAGE_SIZE: int = Field(100, ge=1, le=500)
+    POLYMARKET_MAX_PAGES: int = Field(5, ge=1, le=100)
+    POLYMARKET_KEYWORD_RULES_FILE: str | None = None
+    GDELT_API_URL: str | None = "https://api.gdeltproject.org/api/v2/doc/doc"
+    GDELT_LOOKBACK_DAYS: int = Field(60, ge=14, le=365)
+    AIS_WS_URL: str = "wss://stream.aisstream.io/v0/stream"
+    AIS_API_KEY: SecretStr | None = None
+    AIS_WS_WINDOW_SECONDS: float = Field(20, gt=0, le=300)
+    AIS_WS_MAX_MESSAGES: int = Field(5000, ge=1, le=1_000_000)
+    AIS_EXPORT_URL: str | None = None
+    PORTWATCH_URL: str | None = None
+    FREIGHT_RATES_URL: str | None = None
+
+    # Every live call: connect and read timeouts, connection limits, and the
+    # time the whole fetch stage of a tick may take.
+    SOURCE_CONNECT_TIMEOUT_SECONDS: float = Field(5, gt=0, le=120)
+    SOURCE_READ_TIMEOUT_SECONDS: float = Field(15, gt=0, le=600)
+    SOURCE_MAX_CONNECTIONS: int = Field(10, ge=1, le=1000)
+    SOURCE_FETCH_BUDGET_SECONDS: float = Field(40, gt=0, le=3600)
+
+    # Data older than this (against domain time) marks the source stale.
+    POLYMARKET_STALE_SECONDS: int = Field(6 * 3600, ge=60)
+    GDELT_STALE_SECONDS: int = Field(8 * 86400, ge=60)
+    AIS_STALE_SECONDS: int = Field(2 * 86400, ge=60)
+    PORTWATCH_STALE_SECONDS: int = Field(10 * 86400, ge=60)
+    FREIGHT_STALE_SECONDS: int = Field(10 * 86400, ge=60)
+
+    # Circuit breakers: thresholds default to the runbook's table.
+    CIRCUIT_POLYMARKET_FAIL_MAX: int = Field(CIRCUIT_DEFAULTS["polymarket"][0], ge=1)
+    CIRCUIT_POLYMARKET_RESET_TIMEOUT: float = Field(CIRCUIT_DEFAULTS["polymarket"][1], gt=0)
+    CIRCUIT_TWILIO_FAIL_MAX: int = Field(CIRCUIT_DEFAULTS["twilio"][0], ge=1)
+    CIRCUIT_TWILIO_RESET_TIMEOUT: float = Field(CIRCUIT_DEFAULTS["twilio"][1], gt=0)
+    CIRCUIT_AIS_FAIL_MAX: int = Field(CIRCUIT_DEFAULTS["ais"][0], ge=1)
+    CIRCUIT_AIS_RESET_TIMEOUT: float = Field(CIRCUIT_DEFAULTS["ais"][1], gt=0)
+    CIRCUIT_NEWS_FAIL_MAX: int = Field(CIRCUIT_DEFAULTS["news"][0], ge=1)
+    CIRCUIT_NEWS_RESET_TIMEOUT: float = Field(CIRCUIT_DEFAULTS["news"][1], gt=0)
+    CIRCUIT_DATABASE_FAIL_MAX: int = Field(CIRCUIT_DEFAULTS["database"][0], ge=1)
+    CIRCUIT_DATABASE_RESET_TIMEOUT: float = Field(CIRCUIT_DEFAULTS["database"][1], gt=0)
+    CIRCUIT_REDIS_FAIL_MAX: int = Field(CIRCUIT_DEFAULTS["redis"][0], ge=1)
+    CIRCUIT_REDIS_RESET_TIMEOUT: float = Field(CIRCUIT_DEFAULTS["redis"][1], gt=0)
+    # Each Redis call made for breaker state gives up after this long; after a
+    # failure the breakers stay on in-process state for the retry interval.
+    CIRCUIT_REDIS_TIMEOUT_SECONDS: float = Field(0.25, gt=0, le=10)
+    CIRCUIT_REDIS_RETRY_SECONDS: float = Field(5, ge=0, le=600)
+
     @field_validator("DATABASE_URL")
     @classmethod
     def _normalise_database_url(cls, value: str) -> str:
@@ -75,6 +134,34 @@ class Settings(BaseSettings):
             return None
         if not value.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError("must start with redis://, rediss:// or unix://")
+        return value
+
+    @field_validator(
+        "POLYMARKET_API_URL", "GDELT_API_URL", "AIS_EXPORT_URL", "PORTWATCH_URL",
+        "FREIGHT_RATES_URL",
+    )
+    @classmethod
+    def _check_http_url(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value
+
+    @field_validator("AIS_WS_URL")
+    @classmethod
+    def _check_ws_url(cls, value: str) -> str:
+        if not value.startswith(("ws://", "wss://")):
+            raise ValueError("must start with ws:// or wss://")
+        return value
+
+    @field_validator("POLYMARKET_KEYWORD_RULES_FILE")
+    @classmethod
+    def _check_rules_file(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        if not Path(value).is_file():
+            raise ValueError("must name an existing JSON file of keyword rules")
         return value
 
     @field_validator("REPLAY_START", "REPLAY_END")
@@ -92,6 +179,12 @@ class Settings(BaseSettings):
     @property
     def twilio_configured(self) -> bool:
         return bool(self.TWILIO_ACCOUNT_SID and self.TWILIO_AUTH_TOKEN)
+
+    def circuit_limits(self, name: str) -> tuple[int, float]:
+        """Return (failure threshold, recovery timeout in seconds) of a circuit."""
+        key = name.upper()
+        fail_max = getattr(self, f"CIRCUIT_{key}_FAIL_MAX")
+        return fail_max, getattr(self, f"CIRCUIT_{key}_RESET_TIMEOUT")
 
 
 def normalise_database_url(value: str) -> str:

@@ -17,6 +17,7 @@ from engine.models.sources import (
     Reconciliation,
     Signal,
     SourceStatus,
+    VesselSighting,
 )
 
 __all__ = [
@@ -35,5 +36,6 @@ __all__ = [
     "Shipment",
     "Signal",
     "SourceStatus",
+    "VesselSighting",
     "WorkerHeartbeat",
 ]

@@ -1,4 +1,4 @@
-"""What OMEN and ORACLE store: signals, observations, reconciliations, freshness."""
+"""What OMEN and ORACLE store: signals, observations, sightings, reconciliations, freshness."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from datetime import date, datetime
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Date,
     Float,
     Index,
@@ -87,3 +88,25 @@ class SourceStatus(Base):
     newest_data_at: Mapped[datetime | None] = mapped_column(Timestamp(), nullable=True)
     records_total: Mapped[int] = mapped_column(Integer, default=0)
     data_errors_total: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class VesselSighting(Base):
+    """A vessel seen inside a chokepoint's area on a day, from AIS positions."""
+
+    __tablename__ = "vessel_sightings"
+    __table_args__ = (
+        UniqueConstraint("mmsi", "chokepoint", "day", name="uq_vessel_sightings_key"),
+        Index("ix_vessel_sightings_chokepoint_day", "chokepoint", "day"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    mmsi: Mapped[int] = mapped_column(BigInteger)
+    chokepoint: Mapped[str] = mapped_column(String(32))
+    day: Mapped[date] = mapped_column(Date)
+    first_seen_at: Mapped[datetime] = mapped_column(Timestamp())
+    ship_type: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    course: Mapped[float | None] = mapped_column(Float, nullable=True)
+    destination: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    diverting: Mapped[bool] = mapped_column(Boolean, default=False)
+    source: Mapped[str] = mapped_column(String(32))
+    ingested_at: Mapped[datetime] = mapped_column(Timestamp(), default=utcnow)

@@ -154,6 +154,24 @@ def upgrade() -> None:
     sa.Column('data_errors_total', sa.Integer(), nullable=False),
     sa.PrimaryKeyConstraint('source', name=op.f('pk_source_status'))
     )
+    op.create_table('vessel_sightings',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('mmsi', sa.BigInteger(), nullable=False),
+    sa.Column('chokepoint', sa.String(length=32), nullable=False),
+    sa.Column('day', sa.Date(), nullable=False),
+    sa.Column('first_seen_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('ship_type', sa.Integer(), nullable=True),
+    sa.Column('course', sa.Float(), nullable=True),
+    sa.Column('destination', sa.String(length=64), nullable=True),
+    sa.Column('diverting', sa.Boolean(), nullable=False),
+    sa.Column('source', sa.String(length=32), nullable=False),
+    sa.Column('ingested_at', sa.DateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_vessel_sightings')),
+    sa.UniqueConstraint('mmsi', 'chokepoint', 'day', name='uq_vessel_sightings_key')
+    )
+    with op.batch_alter_table('vessel_sightings', schema=None) as batch_op:
+        batch_op.create_index('ix_vessel_sightings_chokepoint_day', ['chokepoint', 'day'], unique=False)
+
     op.create_table('worker_heartbeats',
     sa.Column('worker_id', sa.String(length=64), nullable=False),
     sa.Column('hostname', sa.String(length=128), nullable=False),
@@ -278,6 +296,10 @@ def downgrade() -> None:
 
     op.drop_table('decisions')
     op.drop_table('worker_heartbeats')
+    with op.batch_alter_table('vessel_sightings', schema=None) as batch_op:
+        batch_op.drop_index('ix_vessel_sightings_chokepoint_day')
+
+    op.drop_table('vessel_sightings')
     op.drop_table('source_status')
     with op.batch_alter_table('signals', schema=None) as batch_op:
         batch_op.drop_index('ix_signals_chokepoint_observed')
