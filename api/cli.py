@@ -20,7 +20,7 @@ def _actor() -> str:
         return "cli"
 
 
-def create_key(name: str, out: TextIO = sys.stdout) -> int:
+def create_key(name: str, out: TextIO) -> int:
     with session_scope() as session:
         row, key = apikeys.create(session, name)
         audit.record(session, _actor(), "api_key.create", f"api_key:{name}",
@@ -31,7 +31,7 @@ def create_key(name: str, out: TextIO = sys.stdout) -> int:
     return 0
 
 
-def list_keys(out: TextIO = sys.stdout) -> int:
+def list_keys(out: TextIO) -> int:
     with session_scope() as session:
         rows = apikeys.list_keys(session)
     if not rows:
@@ -45,7 +45,7 @@ def list_keys(out: TextIO = sys.stdout) -> int:
     return 0
 
 
-def revoke_key(name: str, out: TextIO = sys.stdout) -> int:
+def revoke_key(name: str, out: TextIO) -> int:
     with session_scope() as session:
         row, changed = apikeys.revoke(session, name)
         if changed:
@@ -59,9 +59,11 @@ def revoke_key(name: str, out: TextIO = sys.stdout) -> int:
     return 0
 
 
-def run(command: str, name: str | None, out: TextIO = sys.stdout,
-        err: TextIO = sys.stderr) -> int:
+def run(command: str, name: str | None, out: TextIO | None = None,
+        err: TextIO | None = None) -> int:
     """Run one key command; return the process exit code."""
+    out = out or sys.stdout
+    err = err or sys.stderr
     try:
         if command == "create-key":
             return create_key(name, out)

@@ -25,6 +25,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import Pool
 
+from engine import db
 from engine.settings import SettingsError, get_settings
 
 log = logging.getLogger(__name__)
@@ -146,14 +147,22 @@ atexit.register(_forget_this_process)
 
 
 # --- pool usage, kept current by pool events in every process ---------------
+# NOTE: connections checked out before this module is imported are not
+# counted; the API and the worker import it before they open any.
 
 _pool_lock = threading.Lock()
-# Connection records currently checked out, and the pools they came from.
+# Connection records of the application pool that are checked out now.
 _checked_out: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-_pools: weakref.WeakSet[Pool] = weakref.WeakSet()
 
 
-def _pool_capacity(pool: Pool) -> int:
+def _application_pool() -> Pool | None:
+    """Return the pool of ``db.get_engine()``, without creating the engine."""
+    if not db.get_engine.cache_info().currsize:
+        return None
+    return db.get_engine().pool
+
+
+def _pool_capacity(pool: Pool | None) -> int:
     size = getattr(pool, "size", None)
     if not callable(size):
         return 0
@@ -161,31 +170,31 @@ def _pool_capacity(pool: Pool) -> int:
     return int(size()) + max(int(getattr(pool, "_max_overflow", 0)), 0)
 
 
-def _publish_pool_usage() -> None:
+def _publish_pool_usage(pool: Pool | None) -> None:
     DB_POOL_CHECKED_OUT.set(len(_checked_out))
-    DB_POOL_CAPACITY.set(sum(_pool_capacity(pool) for pool in list(_pools)))
+    DB_POOL_CAPACITY.set(_pool_capacity(pool))
 
 
 @event.listens_for(Pool, "checkout")
 def _on_checkout(_dbapi_connection, connection_record, connection_proxy) -> None:
+    application_pool = _application_pool()
     # The proxied connection names its pool only through a private attribute.
-    pool = getattr(connection_proxy, "_pool", None)
+    if getattr(connection_proxy, "_pool", None) is not application_pool:
+        return
     with _pool_lock:
         _checked_out[connection_record] = True
-        if pool is not None:
-            _pools.add(pool)
-        _publish_pool_usage()
+        _publish_pool_usage(application_pool)
 
 
 @event.listens_for(Pool, "checkin")
 def _on_checkin(_dbapi_connection, connection_record) -> None:
     with _pool_lock:
-        _checked_out.pop(connection_record, None)
-        _publish_pool_usage()
+        if _checked_out.pop(connection_record, None) is not None:
+            _publish_pool_usage(_application_pool())
 
 
 def pool_checked_out() -> int:
-    """Return how many pooled connections this process holds, as published."""
+    """Return how many application-pool connections this process holds, as published."""
     with _pool_lock:
         return len(_checked_out)
 

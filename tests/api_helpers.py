@@ -94,3 +94,26 @@ def _wait_until_live(process: subprocess.Popen, output, base_url: str, seconds: 
             pass
         time.sleep(0.1)
     raise RuntimeError(f"the API at {base_url} did not answer /live within {seconds} s")
+
+
+def metric_value(exposition: str, metric: str, /, **labels: str) -> float | None:
+    """Return the value of one sample in Prometheus text, or None when absent."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    for family in text_string_to_metric_families(exposition):
+        for sample in family.samples:
+            if sample.name == metric and all(sample.labels.get(k) == v for k, v in labels.items()):
+                return sample.value
+    return None
+
+
+def metric_sum(exposition: str, metric: str, /, **labels: str) -> float:
+    """Return the sum of every sample of ``metric`` whose labels include ``labels``."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    total = 0.0
+    for family in text_string_to_metric_families(exposition):
+        for sample in family.samples:
+            if sample.name == metric and all(sample.labels.get(k) == v for k, v in labels.items()):
+                total += sample.value
+    return total
