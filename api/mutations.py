@@ -13,7 +13,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from fastapi import Request
+from fastapi import Header, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import SQLAlchemyError
@@ -36,6 +36,18 @@ IDEMPOTENCY_HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
 
 
+def idempotency_key_header(
+    value: str | None = Header(
+        None, alias=IDEMPOTENCY_HEADER, min_length=1, max_length=255,
+        pattern=idempotency.KEY_PATTERN.pattern,
+        description="Any unique string (a UUID); a repeat within 24 hours returns the "
+                    "first response without acting again.",
+    ),
+) -> str | None:
+    """Declare and validate the Idempotency-Key header; ``execute`` reads it."""
+    return value
+
+
 @dataclass
 class Outcome:
     """What an action returns to the client, and the summary kept in the audit log."""
@@ -48,6 +60,7 @@ class Outcome:
 def execute(request: Request, principal: Principal, action: str, target: str,
             perform: Callable[[Session], Outcome], request_body: object = None) -> Response:
     """Run ``perform`` once per Idempotency-Key, audited, and build its response."""
+    target = _printable(target)
     key = request.headers.get(IDEMPOTENCY_HEADER)
     described = f"{request.method} {request.url.path} by {principal.actor}"
     fingerprint = idempotency.fingerprint(
@@ -116,7 +129,7 @@ def _begin(key: str, fingerprint: str) -> StoredResponse | None:
     try:
         return idempotency.begin(key, fingerprint)
     except InvalidIdempotencyKeyError as exc:
-        raise Problem(400, "Invalid Idempotency-Key", str(exc),
+        raise Problem(422, "Invalid Idempotency-Key", str(exc),
                       slug="invalid-idempotency-key") from None
     except IdempotencyKeyReusedError as exc:
         raise Problem(422, "Idempotency-Key reused", str(exc),
@@ -124,6 +137,11 @@ def _begin(key: str, fingerprint: str) -> StoredResponse | None:
     except IdempotencyKeyInUseError as exc:
         raise Problem(409, "Idempotency-Key in use", str(exc),
                       slug="idempotency-key-in-use", headers={"Retry-After": "2"}) from None
+
+
+def _printable(text: str, max_length: int = 200) -> str:
+    # Targets come from URLs; control characters would be rejected by PostgreSQL.
+    return "".join(c if c.isprintable() else "?" for c in text)[:max_length]
 
 
 def _canonical_query(request: Request) -> str:

@@ -65,12 +65,18 @@ class CircuitResetResponse(BaseModel):
     circuit: CircuitState
 
 
+# Customer ids are free text, but never contain control characters (which
+# PostgreSQL text columns reject).
+CUSTOMER_ID_PATTERN = r"^[^\x00-\x1f\x7f]+$"
+
+
 class GenerateRequest(BaseModel):
     """Which decisions to regenerate: one customer's, or every customer's when omitted."""
 
     model_config = ConfigDict(extra="forbid")
 
-    customer_id: str | None = Field(None, min_length=1, max_length=64)
+    customer_id: str | None = Field(None, min_length=1, max_length=64,
+                                    pattern=CUSTOMER_ID_PATTERN)
 
 
 class DecisionOut(BaseModel):

@@ -351,3 +351,17 @@ def test_customers_untouched_by_reads(booked):
     with session_scope() as session:
         assert session.scalar(select(func.count()).select_from(Customer)) == customers
     assert audit_entries() == []
+
+
+def test_control_characters_rejected_or_masked(pg_env):
+    key = make_key("oncall")
+
+    with client() as api:
+        in_body = api.post("/decisions/generate", headers={"X-API-Key": key},
+                           json={"customer_id": "bad\u0000id"})
+        in_path = api.post("/circuits/bad%00name/reset", headers={"X-API-Key": key})
+
+    assert in_body.status_code == 422
+    assert in_path.status_code == 404
+    [entry] = audit_entries("circuit.reset")
+    assert entry.target == "circuit:bad?name"

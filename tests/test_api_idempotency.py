@@ -170,14 +170,14 @@ def test_failed_request_releases_key(pg_env, redis_client, monkeypatch):
 
 
 @pytest.mark.parametrize("bad", ["", "x" * 256, "has space"])
-def test_invalid_key_is_400(pg_env, bad):
+def test_invalid_key_is_422(pg_env, bad):
     key = make_key("oncall")
 
     with client() as api:
         response = api.post("/circuits/ais/reset",
                             headers={"X-API-Key": key, "Idempotency-Key": bad})
 
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert "Idempotency-Key" in response.json()["detail"]
     assert audit_entries("circuit.reset") == []
 

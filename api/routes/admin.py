@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
-from api.mutations import Outcome, execute
+from api.mutations import Outcome, execute, idempotency_key_header
 from api.responses import MUTATION_PROBLEMS
 from api.schemas import CleanupResponse
 from api.security import enforce_rate_limit
@@ -18,7 +18,8 @@ from engine.settings import get_settings
 router = APIRouter(prefix="/admin", tags=["maintenance"])
 
 
-@router.post("/cleanup-expired", response_model=CleanupResponse, responses=MUTATION_PROBLEMS)
+@router.post("/cleanup-expired", response_model=CleanupResponse, responses=MUTATION_PROBLEMS,
+             dependencies=[Depends(idempotency_key_header)])
 def cleanup_expired(
     request: Request, principal: Principal = Depends(enforce_rate_limit)
 ) -> Response:

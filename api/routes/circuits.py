@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
-from api.mutations import Outcome, execute
+from api.mutations import Outcome, execute, idempotency_key_header
 from api.problems import Problem
 from api.responses import MUTATION_PROBLEMS, problems
 from api.schemas import CircuitResetResponse, CircuitsResponse
@@ -26,6 +26,7 @@ def list_circuits() -> dict:
 @router.post(
     "/circuits/{name}/reset", response_model=CircuitResetResponse,
     responses={**MUTATION_PROBLEMS, **problems(404)},
+    dependencies=[Depends(idempotency_key_header)],
 )
 def reset_circuit(
     request: Request,

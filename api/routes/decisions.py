@@ -6,14 +6,19 @@ from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
-from api.mutations import Outcome, execute
+from api.mutations import Outcome, execute, idempotency_key_header
 from api.problems import Problem
 from api.responses import MUTATION_PROBLEMS, problems
-from api.schemas import DecisionOut, GenerateRequest, GenerateResponse
+from api.schemas import (
+    CUSTOMER_ID_PATTERN,
+    DecisionOut,
+    GenerateRequest,
+    GenerateResponse,
+)
+from api.security import enforce_rate_limit
 from engine.apikeys import Principal
 from engine.decisions import service
 from engine.settings import get_settings
-from api.security import enforce_rate_limit
 
 router = APIRouter(tags=["decisions"])
 
@@ -23,13 +28,14 @@ MAX_LIMIT = 5000
 
 @router.post(
     "/decisions/generate", response_model=GenerateResponse,
-    responses={**MUTATION_PROBLEMS, **problems(404)},
+    responses={**MUTATION_PROBLEMS, **problems(400, 404)},
+    dependencies=[Depends(idempotency_key_header)],
 )
 def generate_decisions(
     request: Request,
     body: GenerateRequest | None = Body(None),
     customer_id: str | None = Query(
-        None, min_length=1, max_length=64,
+        None, min_length=1, max_length=64, pattern=CUSTOMER_ID_PATTERN,
         description="Regenerate for this customer only; the JSON body may name it instead.",
     ),
     limit: int = Query(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT,
@@ -59,6 +65,10 @@ def generate_decisions(
 
 def _customer(body: GenerateRequest | None, query_value: str | None) -> str | None:
     body_value = body.customer_id if body else None
+    for value in (body_value, query_value):
+        if value is not None and not _encodable(value):
+            raise Problem(422, "Invalid customer id",
+                          f"customer id {value!r} is not valid UTF-8 text", slug="invalid-request")
     if body_value and query_value and body_value != query_value:
         raise Problem(
             422, "Conflicting customer ids",
@@ -67,3 +77,13 @@ def _customer(body: GenerateRequest | None, query_value: str | None) -> str | No
             slug="invalid-request",
         )
     return body_value or query_value
+
+
+def _encodable(value: str) -> bool:
+    # JSON can carry unpaired surrogates, which no database text column accepts.
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
