@@ -1,9 +1,9 @@
 """Run a mutating request: idempotency, the action, and its audit entry.
 
 Every mutating endpoint hands its work to ``execute``. The audit entry is
-written in the action's own transaction, before the action runs, so an action
-that cannot be audited (the database is down) does not run, and a failed
-action leaves an entry that says how it failed.
+written in the action's own transaction before the action runs, so an action
+that cannot be audited because the database is down does not run. A failed
+action leaves an entry that records how it failed.
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ def idempotency_key_header(
 
 @dataclass
 class Outcome:
-    """What an action returns to the client, and the summary kept in the audit log."""
+    """The body returned to the client, and the summary kept in the audit log."""
 
     body: dict
     audit: dict = field(default_factory=dict)
@@ -106,7 +106,7 @@ def _run_audited(request: Request, principal: Principal, action: str, target: st
         _audit_failure(principal, action, target, problem.status, problem.detail)
         return problem_response(request, problem)
     except (DatabaseBusyError, SQLAlchemyError):
-        # The database cannot take an audit entry either; the error handler answers 503.
+        # The database cannot store an audit entry either, so the error handler returns 503.
         raise
     except Exception as exc:
         _audit_failure(principal, action, target, 500, type(exc).__name__)

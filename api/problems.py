@@ -3,7 +3,7 @@
 Every error response of the API goes through here, so a client always gets
 a JSON body with ``type``, ``title``, ``status`` and ``detail``, and never a
 traceback. Unexpected exceptions are caught by ``api.middleware``, logged
-with the request id and answered with ``internal_error_body``.
+with the request id and turned into ``internal_error_body``.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ DATABASE_RETRY_AFTER_SECONDS = 5
 
 
 class Problem(Exception):
-    """Raised by routes and dependencies to answer with a problem document."""
+    """Raised by routes and dependencies to return a problem document."""
 
     def __init__(self, status: int, title: str, detail: str, *, slug: str | None = None,
                  headers: dict[str, str] | None = None, **extra) -> None:
@@ -133,7 +133,7 @@ def internal_error_body(request_id: str | None, path: str) -> dict:
 
 
 def install(app: FastAPI) -> None:
-    """Answer every error of ``app`` with a problem document."""
+    """Return a problem document for every error of ``app``."""
     app.add_exception_handler(Problem, _on_problem)
     app.add_exception_handler(StarletteHTTPException, _on_http_error)
     app.add_exception_handler(RequestValidationError, _on_validation_error)

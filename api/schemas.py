@@ -71,7 +71,7 @@ CUSTOMER_ID_PATTERN = r"^[^\x00-\x1f\x7f]+$"
 
 
 class GenerateRequest(BaseModel):
-    """Which decisions to regenerate: one customer's, or every customer's when omitted."""
+    """The customer whose decisions to regenerate; every customer when omitted."""
 
     model_config = ConfigDict(extra="forbid")
 

@@ -48,7 +48,7 @@ def require_api_key(
     header_key: str | None = Security(_api_key_header),
     bearer: HTTPAuthorizationCredentials | None = Security(_bearer),
 ) -> Principal:
-    """Return the caller's principal, or answer 401 with how to get a key."""
+    """Return the caller's principal, or raise a 401 problem that explains how to get a key."""
     presented = header_key or (bearer.credentials if bearer else None)
     action = f"{request.method} {request.url.path}"
     if not presented:
@@ -75,7 +75,7 @@ def require_api_key(
 def enforce_rate_limit(
     request: Request, principal: Principal = Depends(require_api_key)
 ) -> Principal:
-    """Count the request against its key's per-minute limit; answer 429 over it."""
+    """Count the request against its key's limit, and raise a 429 problem when it is over."""
     limit = get_settings().RATE_LIMIT_PER_MINUTE
     result = ratelimit.hit(principal.name, limit)
     request.state.rate_limit = result

@@ -38,7 +38,7 @@ class ApiKeyNotFoundError(ApiKeyError, LookupError):
 
 @dataclass(frozen=True)
 class Principal:
-    """The holder of a valid API key, as the API sees it."""
+    """The holder of a valid API key, as authenticated by the API."""
 
     key_id: int
     name: str

@@ -1,12 +1,12 @@
 """Stored responses for POST requests that carry an ``Idempotency-Key`` header.
 
 The first request with a key claims ``idempotency:{key}`` (SET NX), acts, and
-stores its response there for 24 hours; a repeat gets that response back
+stores its response there for 24 hours. A repeat gets that response back
 without acting again. The alerter keeps its own markers under the same
-``idempotency:`` prefix, so every value written here is a JSON record tagged
+``idempotency:`` prefix. So every value written here is a JSON record tagged
 with ``RECORD_KIND``, claims never overwrite an existing key, and a key that
-holds anything else is reported as taken. Callers should send random keys
-(UUIDs) so that they cannot meet an alerter key at all.
+contains anything else is reported as taken. Callers should send random keys
+(UUIDs), which cannot meet an alerter key at all.
 
 Without Redis, or while Redis fails, records are kept in this process only.
 """
@@ -82,7 +82,7 @@ def begin(key: str, request_fingerprint: str) -> StoredResponse | None:
     """Claim ``key`` for a new request, or return the stored response of a finished one.
 
     Raises ``IdempotencyKeyInUseError`` while the first request still runs or
-    when the key holds a value this module did not write, and
+    when the key contains a value this module did not write, and
     ``IdempotencyKeyReusedError`` when the key was used for another request.
     """
     check_key(key)

@@ -56,9 +56,9 @@ MULTIPROCESS_DIR = _prepare_multiprocess_dir()
 from prometheus_client import Counter, Gauge, Histogram, multiprocess, values  # noqa: E402
 
 if not getattr(values.ValueClass, "_multiprocess", False):
-    # NOTE: only happens when prometheus_client was imported before this module
-    # with the variable unset; the values of this process then stay invisible to
-    # other processes' /metrics.
+    # NOTE: this happens only when prometheus_client was imported before this
+    # module with the variable unset. This process's values are then missing
+    # from the /metrics of other processes.
     log.warning(
         "prometheus_client was imported before engine.metrics; metrics of process %d "
         "are not shared through %s", os.getpid(), MULTIPROCESS_DIR,

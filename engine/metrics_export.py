@@ -8,16 +8,20 @@ import os
 import re
 
 import redis
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-from prometheus_client import multiprocess
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    generate_latest,
+    multiprocess,
+)
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from engine import breakers, metrics
+from engine.clock import as_utc
 from engine.db import DatabaseBusyError, session_scope
 from engine.models import Alert, WorkerHeartbeat
 from engine.models.base import utcnow
-from engine.clock import as_utc
 
 log = logging.getLogger(__name__)
 

@@ -2,10 +2,10 @@
 
 The count lives in Redis at ``rate_limit:{key name}``. A Lua script increments
 it and gives it its 60-second expiry in one atomic step, so concurrent API
-replicas share one count and no key is ever left without an expiry (a key
-that lost its expiry gets it back on the next request). Without Redis, or
-while Redis fails, each process counts on its own, so the effective limit is
-multiplied by the number of processes.
+replicas share one count. A key that lost its expiry (set by hand, for
+example) gets it back on its next request. Without Redis, or while Redis
+fails, each process counts on its own, so the effective limit is multiplied
+by the number of processes.
 """
 
 from __future__ import annotations
@@ -97,7 +97,7 @@ _last_failure_log = 0.0
 
 
 def hit(identity: str, limit: int, client: redis.Redis | None = None) -> RateLimitResult:
-    """Count one request by ``identity`` and say whether it is within ``limit``."""
+    """Count one request by ``identity`` and return whether it is within ``limit``."""
     client = client if client is not None else cache.redis_client()
     if client is None:
         return _process_limiter.hit(identity, limit)

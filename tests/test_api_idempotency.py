@@ -122,7 +122,7 @@ def test_foreign_value_is_409_and_untouched(pg_env, redis_client):
 
 def test_running_request_is_409(pg_env):
     key = make_key("oncall")
-    # The claim a first request holds while it runs.
+    # The claim that a first request keeps while it runs.
     fingerprint = idempotency.fingerprint("POST", "/circuits/ais/reset", "", "null", "oncall")
     assert idempotency.begin("slow-one", fingerprint) is None
 

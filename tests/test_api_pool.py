@@ -23,7 +23,7 @@ def small_pool(pg_env, monkeypatch):
     assert leaked == 0, f"{leaked} connection(s) of the small pool still checked out"
 
 
-def _held(engine, count):
+def _hold(engine, count):
     connections = [engine.connect() for _ in range(count)]
     for connection in connections:
         connection.execute(text("SELECT 1"))
@@ -32,7 +32,7 @@ def _held(engine, count):
 
 def test_exhausted_pool_is_503_database_busy(small_pool):
     key = make_key("oncall")
-    held = _held(small_pool, 2)
+    busy_connections = _hold(small_pool, 2)
     try:
         with client() as api:
             read = api.get("/signals/health")
@@ -40,7 +40,7 @@ def test_exhausted_pool_is_503_database_busy(small_pool):
             health = api.get("/health")
             scrape = api.get("/metrics")
     finally:
-        for connection in held:
+        for connection in busy_connections:
             connection.close()
 
     assert read.status_code == 503
@@ -59,10 +59,10 @@ def test_exhausted_pool_is_503_database_busy(small_pool):
 
 
 def test_pool_recovers_after_release(small_pool):
-    held = _held(small_pool, 2)
+    busy_connections = _hold(small_pool, 2)
     with client() as api:
         busy = api.get("/oracle/health")
-        for connection in held:
+        for connection in busy_connections:
             connection.close()
         recovered = api.get("/oracle/health")
         scrape = api.get("/metrics")

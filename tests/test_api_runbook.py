@@ -1,7 +1,7 @@
 """The operations runbook's curl commands, run as written against a live server.
 
 The commands are copied verbatim from the runbook with its host replaced by
-the server under test; each test checks the answer the runbook expects.
+the server under test; each test checks the response the runbook expects.
 """
 
 import json

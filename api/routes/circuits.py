@@ -17,9 +17,10 @@ from engine.apikeys import Principal
 router = APIRouter(tags=["circuits"])
 
 
-@router.get("/circuits", response_model=CircuitsResponse)
+# Unset fields are left out, so that opened_at appears only when the breaker records it.
+@router.get("/circuits", response_model=CircuitsResponse, response_model_exclude_unset=True)
 def list_circuits() -> dict:
-    """Every circuit breaker with its state, failure count and thresholds."""
+    """Return every circuit breaker with its state, failure count and thresholds."""
     return {"circuit_breakers": breakers.snapshot()}
 
 

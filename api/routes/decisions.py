@@ -38,8 +38,10 @@ def generate_decisions(
         None, min_length=1, max_length=64, pattern=CUSTOMER_ID_PATTERN,
         description="Regenerate for this customer only; the JSON body may name it instead.",
     ),
-    limit: int = Query(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT,
-                       description="Most decisions to return, highest expected loss first."),
+    limit: int = Query(
+        DEFAULT_LIMIT, ge=1, le=MAX_LIMIT,
+        description="Maximum number of decisions to return, highest expected loss first.",
+    ),
     principal: Principal = Depends(enforce_rate_limit),
 ) -> Response:
     """Regenerate decisions now, for one customer or all, and return the active ones."""
@@ -51,10 +53,11 @@ def generate_decisions(
         except service.UnknownCustomerError as exc:
             raise Problem(404, "Unknown customer", f"{exc}; check the customer id",
                           slug="unknown-customer") from None
-        shown = [DecisionOut.model_validate(d, from_attributes=True) for d in decisions[:limit]]
+        returned = [DecisionOut.model_validate(d, from_attributes=True)
+                    for d in decisions[:limit]]
         return Outcome(
-            {"customer_id": customer, "total": len(decisions), "returned": len(shown),
-             "decisions": [d.model_dump(mode="json") for d in shown]},
+            {"customer_id": customer, "total": len(decisions), "returned": len(returned),
+             "decisions": [d.model_dump(mode="json") for d in returned]},
             audit={"active_decisions": len(decisions)},
         )
 

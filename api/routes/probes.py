@@ -24,7 +24,7 @@ def _head_revision() -> str:
 
 @router.get("/live", response_model=LiveResponse, responses=problems(503))
 def live() -> dict:
-    """The process can serve requests (no dependency is checked)."""
+    """Report whether the process can serve requests (no dependency is checked)."""
     failed = liveness.failing()
     if failed:
         raise Problem(503, "Not live", f"liveness checks failed: {', '.join(failed)}",
@@ -34,7 +34,7 @@ def live() -> dict:
 
 @router.get("/ready", response_model=ReadyResponse, responses=problems(503))
 def ready() -> dict:
-    """The database answers and its schema is at the latest migration.
+    """Check that the database responds and its schema is at the latest migration.
 
     Redis down leaves the API ready, reported as "ready (degraded)".
     """
@@ -60,6 +60,6 @@ def ready() -> dict:
                      "description": "The database is down; the body is the same report."}},
 )
 def full_health() -> JSONResponse:
-    """Every dependency with its state and latency, and an overall ok, degraded or down."""
+    """Report every dependency with its state and latency, and an overall ok, degraded or down."""
     report = health.full_health()
     return JSONResponse(report, status_code=503 if report["status"] == "down" else 200)
