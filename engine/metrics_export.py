@@ -74,10 +74,11 @@ def _refresh_from_database() -> None:
 def forget_dead_processes(path: str | None = None) -> list[int]:
     """Remove the live-gauge files of processes that no longer run; return their ids.
 
-    Pool gauges sum over live processes only. A process that exits cleanly
-    removes its own files; this catches the ones that were killed. Process ids
-    are only meaningful on one host, so the directory must not be shared
-    between hosts or pods.
+    Pool gauges sum over live processes only. A process that exits normally
+    removes its own files at exit, but one ended by a signal cannot, and
+    uvicorn 0.55 re-raises the SIGTERM it received after a graceful shutdown.
+    Process ids are only meaningful on one host, so the directory must not be
+    shared between hosts or pods.
     """
     path = path or metrics.MULTIPROCESS_DIR
     dead = set()

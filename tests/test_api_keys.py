@@ -159,3 +159,16 @@ def test_invalid_setting_stops_command(monkeypatch, capsys):
 
     assert code == 2
     assert "RATE_LIMIT_PER_MINUTE" in capsys.readouterr().err
+
+
+def test_unusable_metrics_dir_stops_command(tmp_path):
+    not_a_directory = tmp_path / "file"
+    not_a_directory.write_text("")
+    env = server_env(PROMETHEUS_MULTIPROC_DIR=str(not_a_directory / "metrics"))
+
+    done = subprocess.run([sys.executable, "-m", "api", "list-keys"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=120)
+
+    assert done.returncode == 2
+    assert "PROMETHEUS_MULTIPROC_DIR=" in done.stderr
+    assert "writable directory" in done.stderr
