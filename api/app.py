@@ -2,48 +2,37 @@
 
 from __future__ import annotations
 
-import logging
+from collections.abc import Iterable
 
-from fastapi import FastAPI
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, FastAPI
 
-from engine import health
+from api import problems
+from api.middleware import RequestContextMiddleware
+from api.routes import ROUTERS
 
-log = logging.getLogger(__name__)
+DESCRIPTION = """\
+Health probes, circuit breakers, decision generation, maintenance and
+Prometheus metrics for RISKCAST.
+
+Reads need no key. Every POST needs an API key in the `X-API-Key` header (or
+`Authorization: Bearer <key>`), made with `python -m api create-key NAME`,
+is limited per key per minute, is written to the audit log, and honours an
+`Idempotency-Key` header for 24 hours. Errors are problem details
+(`application/problem+json`).
+"""
 
 
-def create_app() -> FastAPI:
-    app = FastAPI(title="RISKCAST ops API", version="1.0")
+def create_app(extra_routers: Iterable[APIRouter] = ()) -> FastAPI:
+    """Build the ops API; ``extra_routers`` are mounted after the built-in ones."""
+    app = FastAPI(title="RISKCAST ops API", version="1.0", description=DESCRIPTION)
+    problems.install(app)
+    app.add_middleware(RequestContextMiddleware)
 
-    @app.get("/live")
-    def live() -> dict:
-        """The process is up and can serve requests."""
-        return {"status": "ok"}
-
-    @app.get("/ready")
-    def ready() -> JSONResponse:
-        """The database answers and its schema is at the latest migration."""
-        database = health.database_check()
-        if database["state"] != "ok":
-            return JSONResponse({"status": "not ready", "database": database}, status_code=503)
-        at_head, current, head = health.schema_at_head()
-        if not at_head:
-            return JSONResponse(
-                {"status": "not ready",
-                 "detail": f"schema at {current}, expected {head}: run alembic upgrade head"},
-                status_code=503,
-            )
-        redis_state = health.redis_check()
-        status = "ready" if redis_state["state"] == "ok" else "ready (degraded)"
-        return JSONResponse({"status": status, "database": database, "redis": redis_state})
-
-    @app.get("/health")
-    def full() -> JSONResponse:
-        """Every dependency with its state and latency, and an overall status."""
-        checks = health.full_health()
-        code = 503 if checks["status"] == "down" else 200
-        return JSONResponse(checks, status_code=code)
-
+    for router in ROUTERS:
+        app.include_router(router)
+    # Routers of other areas (for example the Twilio webhooks) are mounted here.
+    for router in extra_routers:
+        app.include_router(router)
     return app
 
 

@@ -17,6 +17,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SQLITE_PATH = ROOT / "data" / "riskcast.db"
+DEFAULT_METRICS_DIR = ROOT / "data" / "prometheus"
 
 _SECRET_NAMES = (
     "DATABASE_URL",
@@ -72,6 +73,12 @@ class Settings(BaseSettings):
     POOL_RECYCLE: int = Field(1800, ge=-1)
 
     PORT: int = Field(8000, ge=1, le=65535)
+    # 0.0.0.0 lets a container or pod accept traffic; 127.0.0.1 keeps the API local.
+    API_HOST: str = Field("0.0.0.0", min_length=1)
+    API_WORKERS: int = Field(1, ge=1, le=64)
+    RATE_LIMIT_PER_MINUTE: int = Field(60, ge=1, le=1_000_000)
+    # Shared by every process on one host (or pod) so that /metrics sums them.
+    PROMETHEUS_MULTIPROC_DIR: str = Field(str(DEFAULT_METRICS_DIR), min_length=1)
     DASHBOARD_PASSWORD: SecretStr | None = None
 
     # Live source endpoints. An unset URL leaves that live source off.

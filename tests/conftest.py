@@ -7,7 +7,10 @@ it leaves a pooled connection checked out.
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 import uuid
 
 import pytest
@@ -15,9 +18,16 @@ import redis
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from engine import breakers, cache, db, ingest
-from engine.models import Base
-from engine.settings import reset_settings_cache
+# Metric files of the test process go to a directory of its own, set before
+# engine.metrics is imported, so that they never mix with data/prometheus.
+if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+    _metrics_dir = tempfile.mkdtemp(prefix="riskcast-test-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = _metrics_dir
+    atexit.register(shutil.rmtree, _metrics_dir, ignore_errors=True)
+
+from engine import breakers, cache, db, ingest  # noqa: E402
+from engine.models import Base  # noqa: E402
+from engine.settings import reset_settings_cache  # noqa: E402
 
 ADMIN_URL = os.environ.get(
     "TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"

@@ -14,7 +14,7 @@ from datetime import datetime
 from sqlalchemy import and_, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from engine import cache
+from engine import cache, metrics
 from engine.decisions.generate import DecisionDraft
 from engine.models import Decision
 from engine.models.base import utcnow
@@ -86,6 +86,7 @@ def upsert(session: Session, drafts: list[DecisionDraft]) -> list[Change]:
                                   row["severity"], row["supersedes_id"]))
     if changes:
         cache.invalidate(*{f"customer:{c.customer_id}:context" for c in changes})
+        metrics.count_on_commit(session, metrics.DECISIONS_GENERATED, len(changes))
     return changes
 
 
