@@ -125,5 +125,7 @@ class SourceHealth(Open):
 
 
 class SourcesHealthResponse(BaseModel):
-    status: Literal["ok", "degraded"]
+    status: Literal["ok", "degraded", "down"] = Field(
+        description="down when every source of this stage is failing or has no data."
+    )
     sources: dict[str, SourceHealth]
