@@ -1,4 +1,4 @@
-"""What each scheduled job does; thin wrappers over engine functions.
+"""The action of each scheduled job: thin wrappers over engine functions.
 
 Each action takes the worker id and returns a RunResult. The worker around
 them takes the lock, claims the period, records the run and logs it.
@@ -75,8 +75,9 @@ def tick_action(worker_id: str) -> RunResult:
 def replay_day_done(session, settings: Settings) -> bool:
     """Tell whether the last successful tick already processed the current replay day.
 
-    The next tick then moves the replay clock on; otherwise (a fresh
-    database, or a tick that failed and rolled back) it redoes the current day.
+    If it did, the next tick moves the replay clock on. A fresh database, or a
+    tick that failed and rolled back, leaves the day unprocessed, so the next
+    tick redoes it.
     """
     if settings.SOURCE_MODE != "replay":
         return False

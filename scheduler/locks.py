@@ -38,35 +38,35 @@ def job_lock(engine: Engine, job: str, wait_seconds: float | None = None) -> Ite
     giving up at once.
     """
     if engine.dialect.name == "postgresql":
-        with _advisory_lock(engine, job, wait_seconds) as held:
-            yield held
+        with _advisory_lock(engine, job, wait_seconds) as acquired:
+            yield acquired
         return
-    with _file_lock(engine, job, wait_seconds) as held:
-        yield held
+    with _file_lock(engine, job, wait_seconds) as acquired:
+        yield acquired
 
 
 @contextlib.contextmanager
 def _advisory_lock(engine: Engine, job: str, wait_seconds: float | None) -> Iterator[bool]:
     connection = engine.connect()
     try:
-        held = _try_advisory_lock(connection, job, wait_seconds)
+        acquired = _try_advisory_lock(connection, job, wait_seconds)
     except BaseException:
         connection.close()
         raise
     try:
-        yield held
+        yield acquired
     finally:
-        if held:
+        if acquired:
             _advisory_unlock(connection, job)
         connection.close()
 
 
 def _try_advisory_lock(connection: Connection, job: str, wait_seconds: float | None) -> bool:
     params = {"id": lock_id(job)}
-    held = bool(connection.execute(text("SELECT pg_try_advisory_lock(:id)"), params).scalar())
-    if held or wait_seconds is None:
+    acquired = bool(connection.execute(text("SELECT pg_try_advisory_lock(:id)"), params).scalar())
+    if acquired or wait_seconds is None:
         connection.commit()
-        return held
+        return acquired
 
     log.info("job %s is running elsewhere; waiting up to %.0f s for it to finish",
              job, wait_seconds)
@@ -99,11 +99,11 @@ def _advisory_unlock(connection: Connection, job: str) -> None:
 def _file_lock(engine: Engine, job: str, wait_seconds: float | None) -> Iterator[bool]:
     path = f"{engine.url.database}.{job}.lock"
     with open(path, "w") as handle:
-        held = _flock(handle, wait_seconds)
+        acquired = _flock(handle, wait_seconds)
         try:
-            yield held
+            yield acquired
         finally:
-            if held:
+            if acquired:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
 

@@ -30,7 +30,7 @@ class DatabaseOutage:
     def active(self) -> bool:
         return self._since is not None
 
-    def failed(self, what: str, exc: BaseException, announce: bool = True) -> None:
+    def failed(self, operation: str, exc: BaseException, announce: bool = True) -> None:
         """Record a failed database access; log the start of an outage once.
 
         ``announce=False`` records it without the log line, for a caller
@@ -42,12 +42,12 @@ class DatabaseOutage:
                 if self._since is None:
                     self._since = self._clock()
                 log.debug("worker %s: %s failed, database unavailable: %s",
-                          self._worker_id, what, describe_error(exc))
+                          self._worker_id, operation, describe_error(exc))
                 return
             self._since = self._clock()
         log.error("worker %s: database unavailable (%s, during %s); every job retries "
                   "on its next period and the worker keeps running",
-                  self._worker_id, describe_error(exc), what)
+                  self._worker_id, describe_error(exc), operation)
 
     def recovered(self) -> None:
         with self._lock:

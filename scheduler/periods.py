@@ -45,7 +45,7 @@ class Claim:
 
     won: bool
     period_start: datetime
-    # The worker that holds the period when this one lost it.
+    # The worker that had claimed the period when this one lost it.
     holder: str | None = None
     previous: datetime | None = None
     missed: int = 0

@@ -1,7 +1,7 @@
 """The worker's own HTTP listener: /live, /ready and /metrics for Kubernetes and Prometheus.
 
-The ops API's /live only tells whether the API process serves; a worker pod
-needs a probe of its own that fails when its scheduler thread has died.
+The ops API's /live only reports whether the API process serves, so a worker
+pod needs a probe of its own that fails when its scheduler thread has died.
 """
 
 from __future__ import annotations
@@ -14,14 +14,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 log = logging.getLogger(__name__)
 
-# A check returns (healthy, body); unhealthy answers 503.
+# A check returns (healthy, body); the response is 503 when it is unhealthy.
 Check = Callable[[], tuple[bool, dict]]
 # Metrics return (payload, content type) in the Prometheus text format.
 Metrics = Callable[[], tuple[bytes, str]]
 
 
 class ProbeServer:
-    """A small threaded HTTP server answering the worker's probes."""
+    """A small threaded HTTP server for the worker's probes."""
 
     def __init__(self, port: int, liveness: Check, readiness: Check, metrics: Metrics,
                  host: str = "0.0.0.0") -> None:
@@ -61,7 +61,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         try:
             healthy, body = check()
-        except Exception as exc:  # a probe answers, whatever the check raised
+        except Exception as exc:  # a probe responds, whatever the check raised
             log.warning("probe %s raised %s: %s", path, type(exc).__name__, exc)
             healthy, body = False, {"status": "error", "detail": f"{type(exc).__name__}: {exc}"}
         self._send_json(200 if healthy else 503, body)

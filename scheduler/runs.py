@@ -26,7 +26,7 @@ KEEP_RUNS = timedelta(days=90)
 
 @dataclass
 class RunResult:
-    """What a job run did: counts for the summary line and the run row."""
+    """Counts and details of one job run, for the summary line and the run row."""
 
     counts: dict[str, int] = field(default_factory=dict)
     details: dict = field(default_factory=dict)
@@ -71,11 +71,11 @@ def reap_abandoned(session: Session, job: str, worker_id: str, stale_before: dat
     alive = select(WorkerHeartbeat.worker_id).where(
         WorkerHeartbeat.beat_at >= stale_before, WorkerHeartbeat.role != "stopped"
     )
-    gone = or_(PipelineRun.worker_id == worker_id, PipelineRun.worker_id.not_in(alive))
+    abandoned = or_(PipelineRun.worker_id == worker_id, PipelineRun.worker_id.not_in(alive))
     now = utcnow()
     runs = session.execute(
         update(PipelineRun)
-        .where(PipelineRun.job == job, PipelineRun.status == "running", gone)
+        .where(PipelineRun.job == job, PipelineRun.status == "running", abandoned)
         .values(status="failed", finished_at=now,
                 error="abandoned: the worker stopped or lost the database before the "
                       "run finished; its transaction rolled back")

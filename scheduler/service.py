@@ -35,8 +35,8 @@ def build_scheduler(worker: Worker) -> BlockingScheduler:
     """Schedule every job of ``worker`` plus its heartbeat.
 
     Coalescing turns a backlog of missed runs (after a suspend, or a blocked
-    thread) into one run; a run that starts more than its grace time late is
-    dropped for the next period's; one instance per job at a time.
+    thread) into one run. A run that starts more than its grace time late is
+    dropped in favour of the next period's. Each job runs one instance at a time.
     """
     scheduler = BlockingScheduler(
         timezone=timezone.utc,

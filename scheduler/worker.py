@@ -3,8 +3,9 @@
 A run goes through three gates. The job's lock (scheduler.locks) keeps two
 workers from running the job at the same time. The period claim
 (scheduler.periods) keeps a second worker from running it again in the same
-period after the first finished. Whoever ran the previous period tries
-first, so one worker stays the leader while it lives. The others stand by.
+period after the first finished. The worker that ran the previous period
+tries first, so one worker stays the leader while it lives. The others stand
+by.
 """
 
 from __future__ import annotations

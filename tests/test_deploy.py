@@ -1,9 +1,8 @@
 """Deployment files: they parse, and their probes, thresholds and metric names match the
 operations runbook and the code.
 
-The runbook's values are pinned below. When the runbook is checked out beside the
-repository (``../shared/RUNBOOK.md``, as in CI), a test also reads it and fails if
-it no longer says what the pinned values say.
+The runbook's values are pinned below. Where the runbook file exists (RUNBOOK), a
+test also reads it and fails if it no longer states the pinned values.
 """
 
 from __future__ import annotations
@@ -445,3 +444,24 @@ def test_prometheus_kubernetes_config_parses():
     assert job["kubernetes_sd_configs"][0]["role"] == "pod"
     assert annotations["prometheus.io/port"] == "8000"
     assert worker_annotations["prometheus.io/port"] == "8001"
+
+
+def test_alert_pairs_share_signal_label():
+    rules = _rules()
+    by_signal: dict[str, set[str]] = {}
+    for rule in rules.values():
+        by_signal.setdefault(rule["labels"]["signal"], set()).add(rule["labels"]["severity"])
+
+    for signal in ("api_latency", "api_errors", "decision_rate", "circuits", "db_pool"):
+        assert by_signal[signal] == {"warning", "critical"}, signal
+
+
+def test_alert_runbook_links_resolve():
+    text = (ROOT / "docs" / "operations.md").read_text()
+    anchors = {re.sub(r"[^a-z0-9 -]", "", heading.lower()).replace(" ", "-")
+               for heading in re.findall(r"^#+ (.+)$", text, re.M)}
+
+    for name, rule in _rules().items():
+        page, anchor = rule["annotations"]["runbook"].split("#")
+        assert page == "docs/operations.md", name
+        assert anchor in anchors, name

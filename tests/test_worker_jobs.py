@@ -495,3 +495,13 @@ def test_running_holder_named(pg_env):
                         .values(status="ok"))
     with db.session_scope() as session:
         assert periods.running_holder(session, "tick") == "a:1"
+
+
+def test_stale_threshold_must_exceed_heartbeat():
+    from engine.settings import SettingsError
+
+    with pytest.raises(SettingsError) as invalid:
+        load_settings({"WORKER_HEARTBEAT_SECONDS": "20", "WORKER_HEARTBEAT_STALE_SECONDS": "20"})
+
+    assert "WORKER_HEARTBEAT_STALE_SECONDS='20' is invalid" in str(invalid.value)
+    assert "WORKER_HEARTBEAT_SECONDS (20)" in str(invalid.value)

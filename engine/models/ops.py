@@ -69,7 +69,7 @@ class JobPeriod(Base):
     finished_at: Mapped[datetime | None] = mapped_column(Timestamp(), nullable=True)
     # running, ok, failed
     status: Mapped[str] = mapped_column(String(16), default="running")
-    # Periods between the previous claimed period and this one that nobody ran.
+    # Periods between the previous claimed period and this one that no worker ran.
     missed_before: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
 
