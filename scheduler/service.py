@@ -180,7 +180,13 @@ def run_forever(settings: Settings) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    service.start()
+    try:
+        service.start()
+    except OSError as exc:
+        log.error("worker %s cannot listen on WORKER_HEALTH_PORT=%d (%s); set it to a free "
+                  "port, or to 0 to turn the probes off", service.worker.worker_id,
+                  settings.WORKER_HEALTH_PORT, exc.strerror or exc)
+        return 1
     code = service.wait()
     service.stop()
     return code

@@ -181,3 +181,21 @@ def _table_ready(engine) -> bool:
     from sqlalchemy import inspect
 
     return "job_periods" in inspect(engine).get_table_names()
+
+
+def test_busy_probe_port_stops_start(tmp_path):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("0.0.0.0", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = dict(os.environ, WORKER_HEALTH_PORT=str(port), LOG_LEVEL="INFO",
+                   DATABASE_URL=f"sqlite:///{tmp_path / 'x.db'}")
+        env.pop("REDIS_URL", None)
+        result = subprocess.run([sys.executable, "-m", "scheduler"], cwd=ROOT, env=env,
+                                capture_output=True, text=True, timeout=60)
+
+    assert result.returncode == 1
+    assert f"cannot listen on WORKER_HEALTH_PORT={port}" in result.stderr
+    assert "Traceback" not in result.stderr
