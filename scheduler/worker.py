@@ -1,11 +1,11 @@
 """Run each scheduled job once per period across a fleet of workers.
 
-A run goes through three gates. The job's lock (scheduler.locks) keeps two
+A run goes through two gates. The job's lock (scheduler.locks) keeps two
 workers from running the job at the same time. The period claim
 (scheduler.periods) keeps a second worker from running it again in the same
 period after the first finished. The worker that ran the previous period
-tries first, so one worker stays the leader while it lives. The others stand
-by.
+reaches the gates first, so one worker stays the leader while it lives. The
+others stand by.
 """
 
 from __future__ import annotations
@@ -105,11 +105,19 @@ class Worker:
                     reason = f"{holder or 'another worker'} is running it"
                     return self._stand_by(spec, period, reason)
 
-                claim = self._claim(spec, period)
-                self.outage.recovered()
-                if not claim.won:
-                    return self._stand_by(spec, period, f"it already ran on {claim.holder}")
-                return self._execute(spec, claim)
+                # Busy before the claim exists, so the heartbeat never takes the
+                # fresh claim row for a leftover of this worker.
+                with self._busy_lock:
+                    self._busy.add(name)
+                try:
+                    claim = self._claim(spec, period)
+                    self.outage.recovered()
+                    if not claim.won:
+                        return self._stand_by(spec, period, f"it already ran on {claim.holder}")
+                    return self._execute(spec, claim)
+                finally:
+                    with self._busy_lock:
+                        self._busy.discard(name)
         except Exception as exc:
             if is_database_unavailable(exc):
                 self.outage.failed(f"job {name} period {iso(period)}", exc)
@@ -170,8 +178,6 @@ class Worker:
                         iso(claim.previous), iso(claim.period_start))
         self._set_role(name, "leader")
         self._last_period[name] = claim.period_start
-        with self._busy_lock:
-            self._busy.add(name)
         started = time.perf_counter()
         run_id = None
         try:
@@ -186,9 +192,6 @@ class Worker:
             self._record_failure(spec, claim, run_id, describe_error(exc), seconds,
                                  announce=not is_database_unavailable(exc))
             return "failed"
-        finally:
-            with self._busy_lock:
-                self._busy.discard(name)
 
         seconds = time.perf_counter() - started
         self._count(name, "ok", seconds)
