@@ -13,7 +13,11 @@ from engine.models.sources import BigId
 
 class PipelineRun(Base):
     __tablename__ = "pipeline_runs"
-    __table_args__ = (Index("ix_pipeline_runs_job_started", "job", "started_at"),)
+    __table_args__ = (
+        Index("ix_pipeline_runs_job_started", "job", "started_at"),
+        # Workers look up unfinished runs every few seconds; few rows are running.
+        Index("ix_pipeline_runs_status_job", "status", "job"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     job: Mapped[str] = mapped_column(String(32), default="tick")
@@ -61,6 +65,7 @@ class JobPeriod(Base):
     """
 
     __tablename__ = "job_periods"
+    __table_args__ = (Index("ix_job_periods_status", "status"),)
 
     job: Mapped[str] = mapped_column(String(32), primary_key=True)
     period_start: Mapped[datetime] = mapped_column(Timestamp(), primary_key=True)
