@@ -7,14 +7,13 @@ from datetime import datetime
 
 from sqlalchemy import func, select, text
 
-from engine import breakers, cache
+from engine import breakers, cache, heartbeats
 from engine.clock import as_utc
 from engine.db import current_revision, get_engine, head_revision, session_scope
-from engine.models import Alert, PipelineRun, SourceStatus, WorkerHeartbeat
+from engine.models import Alert, PipelineRun, SourceStatus
 from engine.models.base import utcnow
+from engine.settings import get_settings
 
-# A worker that has not beaten for this long is considered gone.
-HEARTBEAT_STALE_SECONDS = 180
 QUEUED_STATUSES = ("PENDING", "SENDING")
 
 
@@ -57,8 +56,9 @@ def full_health() -> dict:
     checks: dict = {"database": database_check(), "redis": redis_check()}
     checks["circuits"] = breakers.snapshot()
     if checks["database"]["state"] == "ok":
+        stale_seconds = get_settings().WORKER_HEARTBEAT_STALE_SECONDS
         with session_scope() as session:
-            beat = session.scalar(select(func.max(WorkerHeartbeat.beat_at)))
+            checks["worker"] = heartbeats.worker_status(session, now, stale_seconds)
             last = session.execute(
                 select(PipelineRun.started_at, PipelineRun.status, PipelineRun.replay_at)
                 .where(PipelineRun.job == "tick")
@@ -68,11 +68,6 @@ def full_health() -> dict:
             queue = session.scalar(
                 select(func.count()).select_from(Alert).where(Alert.status.in_(QUEUED_STATUSES))
             )
-        beat_age = _age(beat, now)
-        checks["worker"] = {
-            "state": "ok" if beat_age is not None and beat_age < HEARTBEAT_STALE_SECONDS else "stale",
-            "heartbeat_age_seconds": beat_age,
-        }
         checks["last_tick"] = None if last is None else {
             "started_at": as_utc(last.started_at).isoformat(), "status": last.status,
             "age_seconds": _age(last.started_at, now),

@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -66,6 +66,12 @@ class Settings(BaseSettings):
 
     PIPELINE_INTERVAL_SECONDS: int = Field(60, ge=1, le=86400)
     DISPATCH_INTERVAL_SECONDS: int = Field(10, ge=1, le=3600)
+    # Each worker writes its heartbeat row this often; /health calls a worker
+    # stale once its newest heartbeat is older than the stale threshold.
+    WORKER_HEARTBEAT_SECONDS: int = Field(15, ge=1, le=3600)
+    WORKER_HEARTBEAT_STALE_SECONDS: int = Field(180, ge=2, le=86400)
+    # The worker's own /live, /ready and /metrics; 0 turns the listener off.
+    WORKER_HEALTH_PORT: int = Field(8001, ge=0, le=65535)
 
     POOL_SIZE: int = Field(20, ge=1, le=1000)
     MAX_OVERFLOW: int = Field(10, ge=0, le=1000)
@@ -169,6 +175,18 @@ class Settings(BaseSettings):
             return None
         if not Path(value).is_file():
             raise ValueError("must name an existing JSON file of keyword rules")
+        return value
+
+    @field_validator("WORKER_HEARTBEAT_STALE_SECONDS")
+    @classmethod
+    def _check_stale_after_heartbeat(cls, value: int, info: ValidationInfo) -> int:
+        heartbeat = info.data.get("WORKER_HEARTBEAT_SECONDS")
+        if heartbeat is not None and value <= heartbeat:
+            raise ValueError(
+                f"must be greater than WORKER_HEARTBEAT_SECONDS ({heartbeat}), or every "
+                "worker looks stale between two heartbeats; raise it or lower "
+                "WORKER_HEARTBEAT_SECONDS"
+            )
         return value
 
     @field_validator("REPLAY_START", "REPLAY_END")

@@ -32,10 +32,24 @@ def run_offline() -> None:
 
 def run_online() -> None:
     engine = config.attributes.get("engine")
-    if engine is None:
-        from engine.db import build_engine
+    if engine is not None:
+        # engine.db.migrate() passes its engine and already holds the migration lock.
+        _run_on(engine)
+        return
 
-        engine = build_engine(get_settings())
+    from engine.db import build_engine, migration_lock
+
+    engine = build_engine(get_settings())
+    try:
+        # The alembic command line takes the same lock as the processes that
+        # migrate at start, so a migration Job and starting replicas never collide.
+        with migration_lock(engine):
+            _run_on(engine)
+    finally:
+        engine.dispose()
+
+
+def _run_on(engine) -> None:
     with engine.connect() as connection:
         context.configure(
             connection=connection,

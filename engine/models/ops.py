@@ -1,4 +1,4 @@
-"""Operational records: pipeline runs, replay position, heartbeats, audit, keys."""
+"""Operational records: pipeline runs, job periods, replay position, heartbeats, audit, keys."""
 
 from __future__ import annotations
 
@@ -13,7 +13,11 @@ from engine.models.sources import BigId
 
 class PipelineRun(Base):
     __tablename__ = "pipeline_runs"
-    __table_args__ = (Index("ix_pipeline_runs_job_started", "job", "started_at"),)
+    __table_args__ = (
+        Index("ix_pipeline_runs_job_started", "job", "started_at"),
+        # Workers look up unfinished runs every few seconds; few rows are running.
+        Index("ix_pipeline_runs_status_job", "status", "job"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     job: Mapped[str] = mapped_column(String(32), default="tick")
@@ -51,6 +55,28 @@ class WorkerHeartbeat(Base):
     role: Mapped[str] = mapped_column(String(16), default="standby")
     beat_at: Mapped[datetime] = mapped_column(Timestamp(), default=utcnow)
     started_at: Mapped[datetime] = mapped_column(Timestamp(), default=utcnow)
+
+
+class JobPeriod(Base):
+    """A worker's claim on one period of a scheduled job.
+
+    The primary key makes the claim unique, so the fleet runs each job at most
+    once per period however many workers fire at the boundary.
+    """
+
+    __tablename__ = "job_periods"
+    __table_args__ = (Index("ix_job_periods_status", "status"),)
+
+    job: Mapped[str] = mapped_column(String(32), primary_key=True)
+    period_start: Mapped[datetime] = mapped_column(Timestamp(), primary_key=True)
+    worker_id: Mapped[str] = mapped_column(String(64))
+    claimed_at: Mapped[datetime] = mapped_column(Timestamp(), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(Timestamp(), nullable=True)
+    # running, ok, failed
+    status: Mapped[str] = mapped_column(String(16), default="running")
+    # Periods between the previous claimed period and this one that no worker ran.
+    missed_before: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class CircuitEvent(Base):

@@ -72,6 +72,20 @@ def upgrade() -> None:
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_customers'))
     )
+    op.create_table('job_periods',
+    sa.Column('job', sa.String(length=32), nullable=False),
+    sa.Column('period_start', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('worker_id', sa.String(length=64), nullable=False),
+    sa.Column('claimed_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('finished_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('missed_before', sa.Integer(), nullable=False),
+    sa.Column('error', sa.Text(), nullable=True),
+    sa.PrimaryKeyConstraint('job', 'period_start', name=op.f('pk_job_periods'))
+    )
+    with op.batch_alter_table('job_periods', schema=None) as batch_op:
+        batch_op.create_index('ix_job_periods_status', ['status'], unique=False)
+
     op.create_table('pipeline_runs',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
     sa.Column('job', sa.String(length=32), nullable=False),
@@ -91,6 +105,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('pipeline_runs', schema=None) as batch_op:
         batch_op.create_index('ix_pipeline_runs_job_started', ['job', 'started_at'], unique=False)
+        batch_op.create_index('ix_pipeline_runs_status_job', ['status', 'job'], unique=False)
 
     op.create_table('reality_observations',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
@@ -313,9 +328,14 @@ def downgrade() -> None:
     op.drop_table('reality_observations')
     with op.batch_alter_table('pipeline_runs', schema=None) as batch_op:
         batch_op.drop_index('ix_pipeline_runs_job_started')
+        batch_op.drop_index('ix_pipeline_runs_status_job')
 
     op.drop_table('pipeline_runs')
     op.drop_table('customers')
+    with op.batch_alter_table('job_periods', schema=None) as batch_op:
+        batch_op.drop_index('ix_job_periods_status')
+
+    op.drop_table('job_periods')
     op.drop_table('conversation_windows')
     with op.batch_alter_table('circuit_events', schema=None) as batch_op:
         batch_op.drop_index('ix_circuit_events_name_at')
