@@ -104,5 +104,5 @@ def tick(advance: bool = False, worker_id: str | None = None) -> TickSummary:
         run.alerts = summary.alerts
         run.duration_seconds = summary.seconds
         run.details = asdict(summary)
-    log.info("%s", summary.line())
+    log.debug("%s", summary.line())
     return summary

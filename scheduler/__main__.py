@@ -27,6 +27,9 @@ def main(argv: list[str] | None = None) -> int:
         from engine.settings import get_settings
 
         settings = get_settings()
+        # Metrics must be set up before anything imports prometheus_client, so
+        # that this process writes to the shared multiprocess directory.
+        import engine.metrics  # noqa: F401
     except SettingsError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
