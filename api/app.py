@@ -7,6 +7,7 @@ import logging
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
+from api import webhooks
 from engine import health
 
 log = logging.getLogger(__name__)
@@ -14,6 +15,7 @@ log = logging.getLogger(__name__)
 
 def create_app() -> FastAPI:
     app = FastAPI(title="RISKCAST ops API", version="1.0")
+    app.include_router(webhooks.router)
 
     @app.get("/live")
     def live() -> dict:

@@ -1,0 +1,56 @@
+"""Calls to Twilio through the ``twilio`` circuit breaker.
+
+Only outages count as failures. A recipient error or a rate limit means
+Twilio is up and answering, so the guarded call returns it instead of
+raising it through the breaker, and the caller raises it afterwards.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+
+import pybreaker
+
+from engine.alerting.errors import DeliveryError
+from engine.breakers import breaker
+
+T = TypeVar("T")
+
+
+class CircuitOpenError(RuntimeError):
+    """Raised when the twilio circuit is open, so the call was not made."""
+
+
+def reset_timeout() -> float:
+    """Seconds the twilio circuit stays open before a trial call."""
+    return float(getattr(breaker("twilio"), "reset_timeout", 30))
+
+
+def guarded(call: Callable[..., T], *args) -> T:
+    """Run ``call(*args)`` through the twilio breaker.
+
+    Raises the call's DeliveryError whatever its kind, or CircuitOpenError when
+    the breaker refused to make the call. When an outage trips the breaker, the
+    outage itself is raised: that call did run and its outcome matters.
+    """
+    state: dict = {"outage": None}
+
+    def run():
+        try:
+            return call(*args), None
+        except DeliveryError as exc:
+            if exc.counts_against_circuit:
+                state["outage"] = exc
+                raise
+            return None, exc
+
+    try:
+        result, error = breaker("twilio").call(run)
+    except pybreaker.CircuitBreakerError as exc:
+        if state["outage"] is not None:
+            raise state["outage"] from None
+        raise CircuitOpenError(f"the twilio circuit is open: {exc}") from exc
+    if error is not None:
+        raise error
+    return result
