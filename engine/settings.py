@@ -53,6 +53,8 @@ class Settings(BaseSettings):
     PUBLIC_BASE_URL: str | None = None
 
     ALERT_BATCH_SIZE: int = Field(100, ge=1, le=5000)
+    # Twilio requests one dispatcher has in flight at once.
+    ALERT_SEND_CONCURRENCY: int = Field(8, ge=1, le=64)
     ALERT_MAX_ATTEMPTS: int = Field(8, ge=1, le=100)
     ALERT_BACKOFF_BASE_SECONDS: float = Field(5.0, gt=0, le=3600)
     ALERT_BACKOFF_MAX_SECONDS: float = Field(900.0, gt=0, le=86400)

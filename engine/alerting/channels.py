@@ -71,40 +71,50 @@ class SimulatedChannel:
 
 
 class _HeaderKeepingHttpClient(TwilioHttpClient):
-    """Keeps each thread's last response, whose headers the SDK's errors drop."""
+    """Keeps the last response, whose headers the SDK's errors drop (Retry-After)."""
 
     def __init__(self, timeout: float) -> None:
         super().__init__(timeout=timeout)
-        self._local = threading.local()
+        self.last_response: Response | None = None
 
     def request(self, *args, **kwargs) -> Response:
-        self._local.response = None
-        response = super().request(*args, **kwargs)
-        self._local.response = response
-        return response
+        self.last_response = None
+        self.last_response = super().request(*args, **kwargs)
+        return self.last_response
 
     def last_header(self, name: str) -> str | None:
-        response = getattr(self._local, "response", None)
+        response = self.last_response
         if response is None or not response.headers:
             return None
         return response.headers.get(name)
 
 
 class TwilioChannel:
+    """Twilio's Messages API through the official SDK, one client per sending thread."""
+
     simulated = False
 
     def __init__(self, settings: Settings) -> None:
-        from twilio.rest import Client
-
-        self._http = _HeaderKeepingHttpClient(timeout=settings.TWILIO_TIMEOUT_SECONDS)
-        self._client = Client(
-            settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN.get_secret_value(),
-            http_client=self._http,
-        )
-        if settings.TWILIO_API_BASE:
-            self._client.api.base_url = settings.TWILIO_API_BASE
+        self._settings = settings
+        self._local = threading.local()
         self._from = settings.TWILIO_WHATSAPP_FROM
         self._callback = settings.status_callback_url
+
+    def _thread_client(self):
+        """This thread's SDK client: requests sessions are not safe to share."""
+        client = getattr(self._local, "client", None)
+        if client is None:
+            from twilio.rest import Client
+
+            settings = self._settings
+            self._local.http = _HeaderKeepingHttpClient(timeout=settings.TWILIO_TIMEOUT_SECONDS)
+            client = Client(settings.TWILIO_ACCOUNT_SID,
+                            settings.TWILIO_AUTH_TOKEN.get_secret_value(),
+                            http_client=self._local.http)
+            if settings.TWILIO_API_BASE:
+                client.api.base_url = settings.TWILIO_API_BASE
+            self._local.client = client
+        return client
 
     def send(self, message: OutboundMessage) -> SendResult:
         params = {"to": f"whatsapp:{message.recipient}", "from_": self._from}
@@ -116,7 +126,7 @@ class TwilioChannel:
         if self._callback:
             params["status_callback"] = self._callback
         try:
-            created = self._client.messages.create(**params)
+            created = self._thread_client().messages.create(**params)
         except (TwilioException, requests.RequestException) as exc:
             raise self._translate(exc, "send") from exc
         return SendResult(sid=created.sid, status=created.status or "queued", simulated=False,
@@ -134,7 +144,7 @@ class TwilioChannel:
         oldest = since - CLOCK_SKEW
         found = []
         try:
-            for item in self._client.messages.stream(
+            for item in self._thread_client().messages.stream(
                 to=f"whatsapp:{recipient}", from_=self._from, limit=FIND_LIMIT, page_size=50
             ):
                 if item.date_created is not None and item.date_created < oldest:
@@ -153,10 +163,10 @@ class TwilioChannel:
 
     def _translate(self, exc: Exception, action: str) -> DeliveryError:
         if isinstance(exc, TwilioRestException):
-            retry_after = parse_retry_after(self._http.last_header("Retry-After"), time.time())
+            retry_after = parse_retry_after(self._local.http.last_header("Retry-After"), time.time())
             return classify(exc.status, _text(exc.code), exc.msg or str(exc), retry_after)
         if isinstance(exc, TwilioServiceException):
-            retry_after = parse_retry_after(self._http.last_header("Retry-After"), time.time())
+            retry_after = parse_retry_after(self._local.http.last_header("Retry-After"), time.time())
             return classify(exc.status, _text(exc.code), exc.detail or exc.title, retry_after)
         if isinstance(exc, requests.exceptions.ConnectTimeout):
             return DeliveryError(CONNECTION, f"Twilio {action}: connection timed out",

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -67,9 +68,10 @@ def due(now: datetime):
     )
 
 
-def claim(session: Session, owner: str, now: datetime, limit: int, settings: Settings,
-          simulated: bool, alert_ids: list[int] | None = None) -> Claim:
+def claim(session: Session, owner: str, clock: Callable[[], datetime], limit: int,
+          settings: Settings, simulated: bool, alert_ids: list[int] | None = None) -> Claim:
     """Lock up to ``limit`` due alerts for ``owner`` and plan each one."""
+    now = clock()
     query = select(Alert).where(due(now))
     if alert_ids is not None:
         query = query.where(Alert.id.in_(alert_ids))
@@ -80,6 +82,8 @@ def claim(session: Session, owner: str, now: datetime, limit: int, settings: Set
         return Claim()
 
     planner = _Planner(session, rows, now, settings, simulated)
+    # Waiting for the customer locks can take a while: leases start after it.
+    planner.lease_start = clock()
     for alert in rows:
         planner.plan(alert, owner)
     events.record(session, planner.events)
@@ -90,6 +94,7 @@ class _Planner:
     def __init__(self, session: Session, rows: list[Alert], now: datetime,
                  settings: Settings, simulated: bool) -> None:
         self.now = now
+        self.lease_start = now
         self.settings = settings
         self.simulated = simulated
         self.result = Claim()
@@ -133,7 +138,8 @@ class _Planner:
     def _take(self, alert: Alert, owner: str, content_sid: str | None, reconcile: bool) -> None:
         alert.status = "SENDING"
         alert.claimed_by = owner
-        alert.claimed_until = self.now + timedelta(seconds=self.settings.ALERT_CLAIM_SECONDS)
+        alert.claimed_until = self.lease_start + timedelta(
+            seconds=self.settings.ALERT_CLAIM_SECONDS)
         alert.content_sid = content_sid
         self.result.jobs.append(Job(
             alert_id=alert.id, kind=alert.kind, recipient=alert.recipient,
