@@ -6,13 +6,13 @@ import json
 from datetime import timedelta
 
 import redis
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from engine import breakers, metrics
-from engine.alerting import idempotency
+from engine.alerting import idempotency, views
 from engine.alerting.dispatch import dispatch_once
 from engine.db import session_scope
-from engine.models import ConversationWindow, MessageEvent
+from engine.models import ConversationWindow, Customer, MessageEvent
 from tests.alerting_helpers import (  # noqa: F401 - fixtures
     DECISION_SID,
     Clock,
@@ -317,3 +317,61 @@ def test_events_trace_each_attempt(twilio_env, fake):
         ("dispatch", "sent", None),
     ]
     assert alert.status == "SENT"
+
+
+def test_window_closed_without_template_is_final(twilio_env, fake, monkeypatch):
+    monkeypatch.delenv("TWILIO_TEMPLATE_DECISION_SID")
+    from engine.settings import reset_settings_cache
+
+    reset_settings_cache()
+    [phone] = _queue(1, window_open=True)
+    fake.enforce_windows = True
+    clock = Clock()
+
+    first = dispatch_once(clock=clock)
+    clock.advance(3600)
+    second = dispatch_once(clock=clock)
+
+    rows = all_alerts()
+    assert first["failed"] == 1
+    assert second == {label: 0 for label in second}
+    assert len(rows) == 1
+    assert rows[0].status == "FAILED"
+    assert rows[0].last_error_code == "63016"
+    assert len(fake.requests) == 1
+
+
+def test_deleted_customer_cancels_alert(twilio_env, fake):
+    _queue(1, window_open=True)
+    with session_scope() as session:
+        session.execute(delete(Customer).where(Customer.id == "C001"))
+
+    counts = dispatch_once(clock=Clock())
+
+    [alert] = all_alerts()
+    assert counts["cancelled"] == 1
+    assert alert.status == "CANCELLED"
+    assert alert.decision_id is None
+    assert fake.requests == []
+
+
+def test_views_show_failures_and_timeline(twilio_env, fake):
+    numbers = _queue(2, window_open=True)
+    fake.invalid_numbers.add(numbers[0])
+    clock = Clock()
+    dispatch_once(clock=clock)
+
+    with session_scope() as session:
+        queue = views.alert_queue(session)
+        failed = queue[queue["status"] == "FAILED"].iloc[0]
+        codes = views.failures_by_code(session, clock.now - timedelta(hours=1))
+        timeline = views.alert_timeline(session, int(failed["id"]))
+        text = views.message_text(session, int(failed["id"]))
+
+    assert list(queue["status"]) == ["SENT", "FAILED"]
+    assert failed["last_error_code"] == "21211"
+    assert failed["sent_as"] == "text"
+    assert codes.to_dict("records") == [{"error_code": "21211", "status": "FAILED", "alerts": 1}]
+    assert list(timeline["event"]) == ["recipient"]
+    assert list(timeline["error_code"]) == ["21211"]
+    assert text["body"].startswith("RISKCAST action advised: Bab el-Mandeb (HIGH)")

@@ -167,19 +167,24 @@ class _Planner:
                  alert.recipient, sid)
 
     def _replaced(self, alert: Alert) -> bool:
-        """Settle a decision alert whose decision moved on before it went out."""
-        if alert.kind != "DECISION":
+        """Settle an alert whose customer or decision moved on before it went out."""
+        if alert.customer_id not in self.customers:
+            self._settle(alert, "CANCELLED", "cancelled",
+                         f"customer {alert.customer_id} no longer exists")
+            return True
+        if alert.kind != "DECISION" or alert.decision_id is None:
             return False
         decision = self.decisions.get(alert.decision_id)
         if decision is not None and not decision.is_expired and decision.status in (
             "OPEN", "ACKNOWLEDGED"
         ):
             return False
-        status = "SUPERSEDED" if decision is None or decision.status == "SUPERSEDED" else "CANCELLED"
-        reason = ("decision deleted" if decision is None
-                  else f"decision became {decision.status} before the alert went out")
-        self._settle(alert, status, "superseded" if status == "SUPERSEDED" else "cancelled",
-                     reason)
+        if decision is None or decision.status == "SUPERSEDED":
+            reason = "decision deleted" if decision is None else "a newer version replaced it"
+            self._settle(alert, "SUPERSEDED", "superseded", reason)
+        else:
+            self._settle(alert, "CANCELLED", "cancelled",
+                         f"decision became {decision.status} before the alert went out")
         return True
 
     def _deferred(self, alert: Alert) -> bool:
