@@ -72,15 +72,15 @@ async def status_callback(request: Request) -> Response:
 
 @router.post("/inbound")
 async def inbound_message(request: Request, background: BackgroundTasks) -> Response:
-    """Handle a customer's WhatsApp message and queue the answer."""
+    """Handle a customer's WhatsApp message and queue the reply."""
     form = await _verified_form(request)
     try:
         result = await run_in_threadpool(_handle_inbound, dict(form))
     except ValueError as exc:
         raise HTTPException(400, str(exc)) from exc
     if result.reply_alert_id is not None:
-        # The answer goes out right after this response rather than at the
-        # next dispatch run; the claim makes a parallel dispatcher harmless.
+        # The reply goes out right after this response instead of at the next
+        # dispatch run. Claims keep a parallel dispatcher from sending it twice.
         background.add_task(dispatch_once, alert_ids=[result.reply_alert_id],
                             run_housekeeping=False)
     return Response(content=EMPTY_TWIML, media_type="text/xml")

@@ -28,7 +28,7 @@ from tests.alerting_helpers import (  # noqa: F401 - fixtures
 
 
 class Crash(RuntimeError):
-    """Stands in for the process dying between Twilio's answer and the row update."""
+    """Stands in for the process dying between Twilio's response and the row update."""
 
 
 def _queue_one() -> str:

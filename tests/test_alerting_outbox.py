@@ -23,7 +23,6 @@ from tests.alerting_helpers import (  # noqa: F401 - fixtures
     enqueue,
     fake,
     number,
-    open_window,
     twilio_env,
 )
 

@@ -1,7 +1,7 @@
 """A local HTTP server that speaks the part of Twilio's Messages API RISKCAST uses.
 
 It accepts ``POST /2010-04-01/Accounts/{sid}/Messages.json`` (form-encoded,
-basic auth) and answers with Twilio's JSON, lists and fetches the messages it
+basic auth) and responds with Twilio's JSON, lists and fetches the messages it
 accepted, and signs status callbacks and inbound messages with the auth token
 as Twilio does. Tests inject faults: HTTP errors with Twilio codes (429 with
 Retry-After, 5xx, 21211, 63016), slow answers, and SIGKILL of the sending
@@ -38,7 +38,7 @@ _WHATSAPP = re.compile(r"^whatsapp:\+[1-9]\d{6,14}$")
 
 @dataclass
 class Fault:
-    """One injected answer for ``times`` matching requests, after letting ``after`` pass."""
+    """One injected response for ``times`` matching requests, after letting ``after`` pass."""
 
     times: int
     after: int = 0
@@ -158,7 +158,7 @@ class FakeTwilio:
 
     def slow(self, seconds: float, times: int = 1, accept_first: bool = True,
              to: str | None = None, after: int = 0) -> None:
-        """Answer ``seconds`` late; with ``accept_first`` the message is stored at once."""
+        """Respond ``seconds`` late. With ``accept_first`` the message is stored at once."""
         self._add(Fault(times, after, to, delay=seconds, accept_first=accept_first))
 
     def kill_after_accept(self, pid: int, after: int = 0, to: str | None = None) -> None:

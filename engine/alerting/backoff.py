@@ -22,7 +22,7 @@ def retry_delay(attempts: int, base: float, cap: float,
 
 
 def parse_retry_after(value: str | None, now_epoch: float) -> float | None:
-    """Seconds from a Retry-After header, which holds either seconds or an HTTP date."""
+    """Parse a Retry-After header (seconds or an HTTP date) into seconds from now."""
     if not value:
         return None
     value = value.strip()

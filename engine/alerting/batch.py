@@ -1,10 +1,10 @@
 """Send one claimed batch: look up doubtful sends, fence, send in parallel, record.
 
-The batch is worked in chunks. For each chunk, alerts whose earlier send may
-have reached Twilio are looked up first; the rest are fenced in one
-statement (only rows this dispatcher still holds are marked as started) and
-sent by a small thread pool, since each Twilio request mostly waits on the
-network. Outcomes are written every ``FLUSH_EVERY`` alerts.
+The batch is worked in chunks. In each chunk, alerts whose earlier send may
+have reached Twilio are looked up first. The others are fenced in one
+statement, which marks as started only the rows this dispatcher still owns.
+A small thread pool sends them, because each Twilio request mostly waits on
+the network. Outcomes are written every ``FLUSH_EVERY`` alerts.
 """
 
 from __future__ import annotations
@@ -82,6 +82,8 @@ class Batch:
         hold = (self.settings.TWILIO_TIMEOUT_SECONDS * rounds
                 + self.settings.ALERT_RECONCILE_GRACE_SECONDS)
         until = now + timedelta(seconds=max(hold, self.settings.ALERT_CLAIM_SECONDS))
+        # NOTE: a process frozen between this fence and its request for longer than
+        # ``until`` can send after another dispatcher took the alert over.
         fenced = leases.fence([j.alert_id for j in to_send], self.owner, now, until)
         for job in to_send:
             if job.alert_id not in fenced:
@@ -95,10 +97,10 @@ class Batch:
         if now - self.lease_renewed_at < lease / 2:
             return
         ids = [job.alert_id for job in remaining if job.alert_id not in self.lost]
-        held = leases.renew(ids, self.owner, now, lease)
+        still_owned = leases.renew(ids, self.owner, now, lease)
         self.lease_renewed_at = now
         for job in remaining:
-            if job.alert_id not in held and job.alert_id not in self.lost:
+            if job.alert_id not in still_owned and job.alert_id not in self.lost:
                 self._lost(job)
 
     def _lost(self, job: Job) -> None:
@@ -126,7 +128,7 @@ class Batch:
                                                   fenced=True))
             return
         except DeliveryError as exc:
-            self._refused(job, exc)
+            self._rejected(job, exc)
             return
         # Marked only now that Twilio has accepted the message.
         idempotency.mark_accepted(job.idempotency_key, result.sid)
@@ -158,9 +160,9 @@ class Batch:
         self.pending.append(outcomes.accepted(job, found, now, "reconcile"))
         return True
 
-    def _refused(self, job: Job, exc: DeliveryError) -> None:
+    def _rejected(self, job: Job, exc: DeliveryError) -> None:
         now = self.clock()
-        outcome = outcomes.refused(job, exc, now, self.settings)
+        outcome = outcomes.rejected(job, exc, now, self.settings)
         self.pending.append(outcome)
         if exc.kind == ErrorKind.RATE_LIMITED:
             metrics.TWILIO_RATE_LIMITED.inc()

@@ -98,11 +98,11 @@ def _apply(session: Session, alert: Alert, update: StatusUpdate, now: datetime,
 def apply_buffered(session: Session, sids: Iterable[str], now: datetime,
                    settings: Settings) -> int:
     """Apply callbacks that arrived before their SID was stored; return how many."""
-    wanted = list(set(sids))
-    if not wanted:
+    unique_sids = list(set(sids))
+    if not unique_sids:
         return 0
     buffered = session.scalars(
-        select(MessageEvent).where(MessageEvent.message_sid.in_(wanted),
+        select(MessageEvent).where(MessageEvent.message_sid.in_(unique_sids),
                                    MessageEvent.alert_id.is_(None),
                                    MessageEvent.source == "callback")
         .order_by(MessageEvent.id).with_for_update(skip_locked=True)

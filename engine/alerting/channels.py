@@ -162,17 +162,17 @@ class TwilioChannel:
                           error_message=chosen.error_message)
 
     def _translate(self, exc: Exception, action: str) -> DeliveryError:
-        if isinstance(exc, TwilioRestException):
-            retry_after = parse_retry_after(self._local.http.last_header("Retry-After"), time.time())
-            return classify(exc.status, _text(exc.code), exc.msg or str(exc), retry_after)
-        if isinstance(exc, TwilioServiceException):
-            retry_after = parse_retry_after(self._local.http.last_header("Retry-After"), time.time())
+        if isinstance(exc, (TwilioRestException, TwilioServiceException)):
+            header = self._local.http.last_header("Retry-After")
+            retry_after = parse_retry_after(header, time.time())
+            if isinstance(exc, TwilioRestException):
+                return classify(exc.status, _text(exc.code), exc.msg or str(exc), retry_after)
             return classify(exc.status, _text(exc.code), exc.detail or exc.title, retry_after)
         if isinstance(exc, requests.exceptions.ConnectTimeout):
             return DeliveryError(CONNECTION, f"Twilio {action}: connection timed out",
                                  ErrorKind.OUTAGE, maybe_sent=False)
         if isinstance(exc, requests.exceptions.Timeout):
-            return DeliveryError(TIMEOUT, f"Twilio {action}: no answer within the timeout",
+            return DeliveryError(TIMEOUT, f"Twilio {action} timed out (TWILIO_TIMEOUT_SECONDS)",
                                  ErrorKind.OUTAGE, maybe_sent=True)
         if isinstance(exc, requests.exceptions.ConnectionError):
             never_sent = "NewConnectionError" in repr(exc.args)

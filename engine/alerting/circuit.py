@@ -1,8 +1,8 @@
 """Calls to Twilio through the ``twilio`` circuit breaker.
 
-Only outages count as failures. A recipient error or a rate limit means
-Twilio is up and answering, so the guarded call returns it instead of
-raising it through the breaker, and the caller raises it afterwards.
+Only outages count as failures. A recipient error or a rate limit shows that
+Twilio is up and responding. So the guarded call returns such an error
+through the breaker as a result, and the caller raises it afterwards.
 """
 
 from __future__ import annotations

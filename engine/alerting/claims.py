@@ -3,10 +3,10 @@
 Claims take rows with ``SELECT ... FOR UPDATE SKIP LOCKED``, so dispatchers
 working the same queue never take the same row, and a claim is a lease
 (``claimed_until``): a dispatcher that dies loses its rows when the lease ends.
-In the same transaction every claimed alert is either made a send job or
-settled without sending: adopted from its idempotency mark, replaced because
-its decision moved on, deferred by quiet hours, held by the daily cap, or
-failed because it needs a template that does not exist.
+In the same transaction each claimed alert becomes a send job, or it is
+settled without a send. It is adopted when its idempotency mark exists,
+replaced when its decision moved on, deferred by quiet hours, held by the
+daily cap, or failed when it needs a template that is not configured.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from engine.settings import Settings
 
 log = logging.getLogger(__name__)
 
-# Kinds that quiet hours hold back; replies answer a message the customer just sent.
+# Kinds that quiet hours delay. Replies are not among them: the customer has just written.
 QUIET_KINDS = ("DECISION", "EXPIRED", "RESOLVED", "DIGEST")
 # Kinds that count against the daily cap.
 CAPPED_KINDS = ("DECISION", "DIGEST")
@@ -37,7 +37,7 @@ CAPPED_KINDS = ("DECISION", "DIGEST")
 
 @dataclass
 class Job:
-    """An alert this dispatcher holds and is about to send (or look up first)."""
+    """An alert claimed by this dispatcher, to be sent (or looked up at Twilio first)."""
 
     alert_id: int
     kind: str

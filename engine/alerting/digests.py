@@ -1,8 +1,8 @@
 """Digests: one message for the alerts the daily cap held back.
 
-Held alerts wait until the customer's next local day; then the still-current
-ones are summarised in one DIGEST alert, which goes through quiet hours like
-any other message. Alerts whose decision moved on meanwhile are dropped.
+Held alerts wait until the customer's next local day. Then the ones whose
+decision is still open are summarised in one DIGEST alert, which is subject to
+quiet hours like any other message. The others are dropped.
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ import socket
 import time
 from collections import Counter
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -48,10 +48,10 @@ def dispatcher_id() -> str:
 def dispatch_once(limit: int | None = None, *, clock: Callable[[], datetime] | None = None,
                   channel=None, owner: str | None = None, alert_ids: list[int] | None = None,
                   run_housekeeping: bool = True) -> dict[str, int]:
-    """Send one batch of due alerts; return counts by outcome.
+    """Send one batch of due alerts and return counts by outcome.
 
-    ``clock`` replaces the wall clock for every time this run reads or writes
-    (tests move it instead of sleeping); ``alert_ids`` limits the run to those
+    ``clock`` replaces the wall clock for every time this run reads or writes,
+    so tests move it instead of sleeping. ``alert_ids`` limits the run to those
     alerts, for example a reply that should go out at once.
     """
     settings = get_settings()

@@ -1,4 +1,4 @@
-"""Delivery errors and how each Twilio answer is classified.
+"""Delivery errors and how each Twilio response is classified.
 
 A recipient problem (an invalid number, a closed WhatsApp window) is permanent
 and says nothing about Twilio's health, so it never counts against the
@@ -42,9 +42,9 @@ CONNECTION = "CONNECTION"
 class DeliveryError(Exception):
     """Raised when Twilio did not accept a message (or its fate is unknown).
 
-    ``retryable`` says whether trying again can help, ``maybe_sent`` whether the
-    message might have been created anyway (a timeout or a 5xx), in which case it
-    is looked up at Twilio before any resend.
+    ``retryable`` tells whether trying again can help. ``maybe_sent`` tells whether
+    the message might have been created anyway (a timeout or a 5xx). Such a
+    message is looked up at Twilio before any resend.
     """
 
     def __init__(self, code: str, message: str, kind: ErrorKind,
@@ -67,12 +67,12 @@ class DeliveryError(Exception):
 
 def classify(status: int, code: str | None, message: str,
              retry_after: float | None = None) -> DeliveryError:
-    """Turn an HTTP error answer from Twilio into a DeliveryError of the right kind."""
+    """Turn an HTTP error response from Twilio into a DeliveryError of the right kind."""
     code = code or str(status)
     if status == 429 or code == "20429":
         return DeliveryError(code, message, ErrorKind.RATE_LIMITED, retry_after=retry_after)
     if status >= 500:
-        # Twilio may have created the message before failing to answer.
+        # Twilio may have created the message before the request failed.
         return DeliveryError(code, message, ErrorKind.OUTAGE, maybe_sent=True)
     if status in (401, 403) or code in ("20003", "20005"):
         return DeliveryError(code, message, ErrorKind.ACCOUNT)
@@ -82,7 +82,7 @@ def classify(status: int, code: str | None, message: str,
 
 
 def describe_code(code: str | None) -> str | None:
-    """A short explanation of a Twilio error code, when one is known."""
+    """Return a short explanation of a Twilio error code, when one is known."""
     if code is None:
         return None
     return RECIPIENT_CODES.get(code)

@@ -13,7 +13,7 @@ from engine.models import MessageEvent
 def event(alert_id: int | None, source: str, name: str, at: datetime, *,
           status: str | None = None, sid: str | None = None, code: str | None = None,
           detail: str | None = None) -> dict:
-    """One ``message_events`` row, ready for a bulk insert."""
+    """Build one ``message_events`` row for a bulk insert."""
     return {
         "alert_id": alert_id,
         "message_sid": sid,

@@ -45,7 +45,12 @@ def percent(value: float | None) -> str:
 def confidence(value: float | None) -> str:
     if value is None:
         return "unknown"
-    band = "high" if value >= 0.75 else "moderate" if value >= 0.5 else "low"
+    if value >= 0.75:
+        band = "high"
+    elif value >= 0.5:
+        band = "moderate"
+    else:
+        band = "low"
     return f"{band} ({value:.0%})"
 
 
@@ -54,7 +59,7 @@ def shipments(count: int) -> str:
 
 
 def local_time(value: datetime | str | None, tz_name: str | None) -> str:
-    """A time in the customer's zone, e.g. "Thu 21 Dec 18:00 GMT" or "... UTC+4"."""
+    """Format a time in the customer's zone, e.g. "Thu 21 Dec 18:00 GMT" or "... UTC+4"."""
     if value is None:
         return "no fixed deadline"
     if isinstance(value, str):

@@ -1,8 +1,9 @@
 """The ``idempotency:{key}`` marks in Redis: which alerts Twilio has accepted.
 
-A mark is written only after Twilio accepted the message, holds its SID and
-lives 24 hours. It is a fast path, not the only guard: without Redis, or
-after the mark expired, the outbox row and a lookup at Twilio decide instead.
+A mark is written only after Twilio accepted the message. Its value is the
+message SID and it expires after 24 hours. It is a fast path, not the only
+guard: without Redis, or after the mark expired, the outbox row and a lookup
+at Twilio decide instead.
 """
 
 from __future__ import annotations
@@ -24,12 +25,12 @@ def key_name(idempotency_key: str) -> str:
 
 
 def accepted_sids(keys: Iterable[str]) -> dict[str, str]:
-    """The SIDs marked for ``keys``; keys without a mark (or unreadable) are left out."""
-    wanted = list(keys)
-    if not wanted:
+    """Return the SIDs marked for ``keys``, leaving out keys without a readable mark."""
+    requested = list(keys)
+    if not requested:
         return {}
     store = cache.store()
-    names = [key_name(k) for k in wanted]
+    names = [key_name(k) for k in requested]
     try:
         values = store.mget(names) if hasattr(store, "mget") else [store.get(n) for n in names]
     except redis.RedisError as exc:
@@ -38,7 +39,7 @@ def accepted_sids(keys: Iterable[str]) -> dict[str, str]:
         return {}
     return {
         key: value.decode() if isinstance(value, bytes) else str(value)
-        for key, value in zip(wanted, values)
+        for key, value in zip(requested, values)
         if value is not None
     }
 

@@ -7,7 +7,7 @@ import hashlib
 
 
 def decision_key(decision_id: int, version: int, recipient: str) -> str:
-    """One key per decision version and recipient: the unit sent exactly once."""
+    """Build the key of a decision version and recipient, unique in the outbox."""
     return f"decision:{decision_id}:v{version}:{recipient}"
 
 

@@ -102,7 +102,7 @@ def _cost_of_waiting(decision) -> str | None:
 
 
 def render_notice(text: str, reference: str) -> Rendered:
-    """A one-paragraph update: a decision expired, eased or was closed."""
+    """Render a one-paragraph update: a decision expired, eased or was closed."""
     return Rendered(fmt.fit([f"RISKCAST update: {text}"], _footer(reference, False)),
                     _variables({"1": text, "2": reference}))
 
@@ -134,7 +134,7 @@ def digest_line(decision, customer, reference: str) -> str:
 
 
 def render_digest(items: list[str], cap: int, reference: str) -> Rendered:
-    """One message for the alerts held back after the daily cap, one line each."""
+    """Render one message for the alerts held back by the daily cap, one line each."""
     intro = (f"RISKCAST digest: {len(items)} alert(s) held back after your daily "
              f"limit of {cap}:")
     footer = ["Reply 2 and a Ref for details, e.g. \"2 RC...\".", f"Ref {reference}"]

@@ -1,9 +1,9 @@
 """Closing notices: a customer hears when a decision they were alerted about ends.
 
 A decision ends when it expires, or when someone other than the customer marks
-it ACTED or DISMISSED. (A customer who dismissed it by replying 3 already got a
-confirmation; a decision whose risk eased is announced when the new version is
-queued, in ``outbox.enqueue``.)
+it ACTED or DISMISSED. A customer who dismissed it by replying 3 already got a
+confirmation. A decision whose risk eased is announced by ``outbox.enqueue``
+when the new version is queued.
 """
 
 from __future__ import annotations

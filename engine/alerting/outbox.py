@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from engine.alerting import keys, messages, templates
 from engine.alerting.formatting import MAX_BODY
 from engine.alerting.messages import Rendered
+from engine.alerting.status import REACHED
 from engine.decisions.severity import rank
 from engine.models import Alert, Customer, Decision
 from engine.models.base import utcnow
@@ -30,8 +31,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# Statuses in which the recipient has the message.
-REACHED = ("SENT", "DELIVERED", "READ")
 # Statuses of alerts that have not gone out and can still be replaced.
 UNSENT = ("PENDING", "HELD")
 
@@ -43,7 +42,10 @@ def idempotency_key(decision_id: int, version: int, recipient: str) -> str:
 def alert_row(*, kind: str, key: str, customer_id: str, recipient: str, rendered: Rendered,
               urgency: str, now: datetime, decision: Decision | None = None,
               content_sid: str | None = None, fallback_of: Alert | None = None) -> dict:
-    """An ``alerts`` row for ``insert_ignore``; the reference in ``rendered`` comes from ``key``."""
+    """Build an ``alerts`` row for ``insert_ignore``.
+
+    ``rendered`` must carry the reference derived from ``key``.
+    """
     source = fallback_of
     return {
         "decision_id": decision.id if decision is not None else (source and source.decision_id),
@@ -72,8 +74,8 @@ def enqueue(session: Session, changes: Sequence[Change]) -> int:
     """Queue the alerts that decision changes cause; return how many were queued.
 
     A new version replaces the unsent alert of the version it supersedes. A
-    customer who was told about the old version hears about the new one as an
-    update, or, when its severity fell below their minimum, that the risk eased.
+    customer who received the old version gets the new one as an update. When
+    the new severity is below the customer's minimum, they hear that the risk eased.
     """
     if not changes:
         return 0
@@ -86,28 +88,30 @@ def enqueue(session: Session, changes: Sequence[Change]) -> int:
             .values(status="SUPERSEDED", updated_at=now)
         )
 
-    wanted = [c.decision_id for c in changes] + superseded
-    decisions = {d.id: d for d in session.scalars(select(Decision).where(Decision.id.in_(wanted)))}
+    decision_ids = [c.decision_id for c in changes] + superseded
+    decisions = {
+        d.id: d for d in session.scalars(select(Decision).where(Decision.id.in_(decision_ids)))
+    }
     customers = {
         c.id: c
         for c in session.scalars(
             select(Customer).where(Customer.id.in_({c.customer_id for c in changes}))
         )
     }
-    told = _told_about(session, superseded)
+    alerted = _alerted_decisions(session, superseded)
 
     rows = []
     for change in changes:
         customer = customers[change.customer_id]
         decision = decisions[change.decision_id]
-        was_told = change.superseded_id in told
+        was_alerted = change.superseded_id in alerted
         if rank(change.severity) < rank(customer.min_severity):
-            if was_told:
+            if was_alerted:
                 rows.append(_eased_row(decisions[change.superseded_id], decision, customer, now))
             continue
         key = idempotency_key(decision.id, decision.version, customer.whatsapp_number)
         rendered = messages.render_decision(decision, customer, keys.reference_for(key),
-                                            is_update=was_told)
+                                            is_update=was_alerted)
         rows.append(alert_row(kind="DECISION", key=key, customer_id=customer.id,
                               recipient=customer.whatsapp_number, rendered=rendered,
                               urgency=messages.urgency_for(decision), now=now,
@@ -115,8 +119,8 @@ def enqueue(session: Session, changes: Sequence[Change]) -> int:
     return insert_ignore(session, Alert.__table__, rows, ["idempotency_key"])
 
 
-def _told_about(session: Session, decision_ids: list[int]) -> set[int]:
-    """The decisions among ``decision_ids`` whose alert reached the customer."""
+def _alerted_decisions(session: Session, decision_ids: list[int]) -> set[int]:
+    """Return the decisions among ``decision_ids`` whose alert reached the customer."""
     if not decision_ids:
         return set()
     return set(session.scalars(
@@ -149,10 +153,10 @@ def enqueue_notice(session: Session, kind: str, decision: Decision, customer: Cu
 
 def enqueue_reply(session: Session, inbound_sid: str, customer_id: str, recipient: str,
                   text: str, now: datetime, decision: Decision | None = None) -> int | None:
-    """Queue the answer to an inbound message; return its alert id.
+    """Queue the reply to an inbound message and return its alert id.
 
     The key is the inbound message's SID, so a webhook that Twilio delivers
-    twice still produces one answer.
+    twice still produces one reply.
     """
     key = keys.reply_key(inbound_sid)
     reference = keys.reference_for(key)
@@ -168,10 +172,10 @@ def enqueue_template_fallback(session: Session, alert: Alert, settings: Settings
                               now: datetime) -> int | None:
     """Queue the approved-template copy of a free-text alert that failed with 63016.
 
-    Returns the new alert's id, or None when the failed alert already was a
-    template or no template exists for its kind (then it stays FAILED). The copy
-    has its own key and reference, so finding it at Twilio never confuses it
-    with the failed free-text message.
+    Returns the new alert's id. Returns None when the failed alert already was a
+    template or no template exists for its kind, and then it stays FAILED. The
+    copy has its own key and reference, so the lookup at Twilio can tell it from
+    the failed free-text message.
     """
     if alert.content_sid is not None or alert.fallback_of_id is not None:
         return None

@@ -1,4 +1,4 @@
-"""What a send, a lookup or a refusal does to an alert row.
+"""Outcomes of a send, a lookup or a rejection, as changes to an alert row.
 
 Each function returns an Outcome: the column values to write, the events to
 log and the follow-ups (a template fallback, buffered callbacks). The
@@ -25,8 +25,8 @@ class Outcome:
     # riskcast_alerts_sent_total label: sent, reconciled, retry, failed, dead, deferred
     label: str
     values: dict
-    # Failures and releases apply only while this dispatcher still holds the
-    # claim; an accepted message is recorded whoever holds the row.
+    # Failures and releases apply only while this dispatcher still owns the
+    # claim. An accepted message is recorded even if another dispatcher owns it now.
     owned: bool
     events: list[dict] = field(default_factory=list)
     sid: str | None = None
@@ -60,7 +60,7 @@ def accepted(job: Job, result: SendResult, now: datetime, source: str) -> Outcom
     )
 
 
-def refused(job: Job, exc: DeliveryError, now: datetime, settings: Settings) -> Outcome:
+def rejected(job: Job, exc: DeliveryError, now: datetime, settings: Settings) -> Outcome:
     """Twilio did not accept the message, or the send's outcome is unknown."""
     values = {**_cleared(now), "last_error_code": exc.code,
               "last_error_message": exc.message[:1000]}
@@ -84,7 +84,7 @@ def refused(job: Job, exc: DeliveryError, now: datetime, settings: Settings) -> 
 
 
 def lookup_failed(job: Job, exc: DeliveryError, now: datetime, settings: Settings) -> Outcome:
-    """The lookup for an earlier send failed: keep the alert in doubt and try later."""
+    """Keep the alert in doubt after a failed lookup of its earlier send, and retry later."""
     return _transient(job, exc, now, settings, job.attempts + 1, source="reconcile",
                       keep_marker=True)
 
@@ -103,8 +103,8 @@ def _transient(job: Job, exc: DeliveryError, now: datetime, settings: Settings,
     delay = retry_delay(attempts, settings.ALERT_BACKOFF_BASE_SECONDS,
                         settings.ALERT_BACKOFF_MAX_SECONDS)
     if keep:
-        # A late answer from Twilio could still create the message; the lookup
-        # before the resend waits for it.
+        # Twilio could still create the message after a late response, so the
+        # lookup before the resend waits for the grace period.
         delay = max(delay, settings.ALERT_RECONCILE_GRACE_SECONDS)
     values.update(status="PENDING", next_attempt_at=now + timedelta(seconds=delay))
     return _outcome(job, "retry", values, exc, now, f"retry in {delay:.1f}s", source)

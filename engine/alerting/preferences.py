@@ -12,7 +12,7 @@ log = logging.getLogger(__name__)
 
 
 def zone(name: str | None) -> ZoneInfo:
-    """The customer's time zone, or UTC when the stored name is unknown."""
+    """Return the customer's time zone, or UTC when the stored name is unknown."""
     try:
         return ZoneInfo(name or "UTC")
     except (ZoneInfoNotFoundError, ValueError):
@@ -22,10 +22,10 @@ def zone(name: str | None) -> ZoneInfo:
 
 def in_quiet_hours(now: datetime, tz_name: str | None, start: int | None,
                    end: int | None) -> bool:
-    """Whether ``now`` falls in the quiet hours [start, end) of the customer's day.
+    """Check whether ``now`` falls in the quiet hours [start, end) of the customer's day.
 
     Hours are whole local hours 0-23. A span that wraps midnight (22 to 7) is
-    quiet from 22:00 to 06:59; equal or missing bounds mean no quiet hours.
+    quiet from 22:00 to 06:59. Equal or missing bounds mean no quiet hours.
     """
     if start is None or end is None or start == end:
         return False
@@ -36,7 +36,7 @@ def in_quiet_hours(now: datetime, tz_name: str | None, start: int | None,
 
 
 def quiet_hours_end(now: datetime, tz_name: str | None, end: int) -> datetime:
-    """The next local ``end`` o'clock after ``now``, in UTC."""
+    """Return the next local ``end`` o'clock after ``now``, in UTC."""
     tz = zone(tz_name)
     local = as_utc(now).astimezone(tz)
     candidate = datetime.combine(local.date(), time(end), tzinfo=tz)

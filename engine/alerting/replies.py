@@ -1,9 +1,9 @@
 """Inbound WhatsApp messages: open the 24-hour window and act on the customer's reply.
 
 "1" acknowledges the decision, "2" returns its details, "3" dismisses it, and
-anything else gets a short help text. The reply refers to the alert the
-customer answered with WhatsApp's reply feature, to the alert whose Ref it
-quotes ("2 RCABCD2345"), or else to the latest open alert sent to that number.
+anything else gets a short help text. A command applies to the alert the
+customer replied to with WhatsApp's reply feature, or to the alert whose Ref
+it quotes ("2 RCABCD2345"), or else to the latest open alert sent to that number.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ class InboundResult:
 
 
 def parse(body: str) -> tuple[str, str | None]:
-    """The command in a reply and the Ref it quotes, if any."""
+    """Return the command in a reply and the Ref it quotes, if any."""
     match = _COMMAND.match(body or "")
     reference = _REFERENCE.search((body or "").upper())
     command = COMMANDS[match.group(1)] if match else "HELP"
@@ -53,7 +53,7 @@ def sender_number(value: str | None) -> str:
 
 
 def handle_inbound(session: Session, form: Mapping[str, str], now: datetime) -> InboundResult:
-    """Record an inbound message, act on it and queue the answer, once per message SID."""
+    """Record an inbound message, act on it and queue the reply, once per message SID."""
     sid = form.get("MessageSid") or form.get("SmsMessageSid")
     sender = sender_number(form.get("From"))
     if not sid or not sender:
@@ -78,8 +78,8 @@ def handle_inbound(session: Session, form: Mapping[str, str], now: datetime) -> 
     ).first()
     if customer is None:
         inbound.outcome = "unknown sender: no reply"
-        log.warning("inbound message %s from %s, who is no customer: not answered", sid,
-                    sender)
+        log.warning("inbound message %s from %s: no customer has this number, no reply sent",
+                    sid, sender)
         return InboundResult(command, inbound.outcome)
     inbound.customer_id = customer.id
 
@@ -121,22 +121,22 @@ def _answered_alert(session: Session, sender: str, reference: str | None,
 
 def _act(session: Session, command: str, decision: Decision | None, customer: Customer,
          sender: str, reference: str | None, answered: Alert | None) -> tuple[str, str]:
-    """Carry out the command; return the answer text and a short outcome for the log."""
+    """Carry out the command and return the reply text and a short outcome for the log."""
     if command == "HELP":
         return replies_text.HELP, "help sent"
     if decision is None:
-        wanted = reference if answered is None else None
-        return replies_text.no_alert(wanted), "no alert to act on"
+        missing = reference if answered is None else None
+        return replies_text.no_alert(missing), "no alert to act on"
     if command == "DETAILS":
         return replies_text.details(decision, customer), "details sent"
 
-    status, wanted = (("ACKNOWLEDGED", "acknowledged") if command == "ACKNOWLEDGE"
-                      else ("DISMISSED", "dismissed"))
+    status, verb = (("ACKNOWLEDGED", "acknowledged") if command == "ACKNOWLEDGE"
+                    else ("DISMISSED", "dismissed"))
     try:
         set_status(session, decision.id, status, actor=f"whatsapp:{sender}",
                    reason=f"WhatsApp reply to alert {answered.id}")
     except TransitionError:
-        return replies_text.not_allowed(decision, wanted), f"decision already {decision.status}"
+        return replies_text.not_allowed(decision, verb), f"decision already {decision.status}"
     if status == "ACKNOWLEDGED":
         return replies_text.acknowledged(decision), "acknowledged"
     return replies_text.dismissed(decision), "dismissed"

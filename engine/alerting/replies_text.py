@@ -14,7 +14,7 @@ MAX_SHIPMENT_LINES = 5
 
 
 def details(decision, customer) -> str:
-    """The seven answers of a decision, short enough for one WhatsApp message."""
+    """Write out the seven answers of a decision, short enough for one WhatsApp message."""
     answers = decision.answers or {}
     tz = customer.timezone
     what = answers.get("what", {})

@@ -1,7 +1,7 @@
 """Verify that a webhook request really comes from Twilio (``X-Twilio-Signature``).
 
 Twilio signs the full URL it called plus the sorted form fields with the
-account's auth token. Behind a proxy the URL this process sees differs from
+account's auth token. Behind a proxy the URL this process receives differs from
 the one Twilio called, so ``PUBLIC_BASE_URL`` gives the public one.
 """
 
@@ -18,7 +18,7 @@ log = logging.getLogger(__name__)
 
 
 def public_url(settings: Settings, seen_url: str, path: str, query: str) -> str:
-    """The URL Twilio called: ``PUBLIC_BASE_URL`` plus path and query, else ``seen_url``."""
+    """Return the URL Twilio called: ``PUBLIC_BASE_URL`` plus path and query, else ``seen_url``."""
     if not settings.PUBLIC_BASE_URL:
         return seen_url
     return settings.PUBLIC_BASE_URL + path + (f"?{query}" if query else "")
@@ -26,7 +26,7 @@ def public_url(settings: Settings, seen_url: str, path: str, query: str) -> str:
 
 def verify(settings: Settings, url: str, form: Mapping, signature: str | None,
            signature_settings: str | None = None) -> bool:
-    """Whether ``signature`` matches ``url`` and ``form`` under the auth token."""
+    """Check ``signature`` against ``url`` and ``form``, signed with the auth token."""
     if not signature or settings.TWILIO_AUTH_TOKEN is None:
         return False
     validator = RequestValidator(settings.TWILIO_AUTH_TOKEN.get_secret_value())

@@ -23,7 +23,7 @@ NOTICE_KINDS = ("EXPIRED", "RESOLVED", "DIGEST")
 
 
 def setting_for(kind: str) -> str | None:
-    """The name of the setting that holds the template for ``kind``; None for replies."""
+    """Return the name of the setting with the template for ``kind``, or None for replies."""
     if kind == "DECISION":
         return "TWILIO_TEMPLATE_DECISION_SID"
     if kind in NOTICE_KINDS:
@@ -32,7 +32,7 @@ def setting_for(kind: str) -> str | None:
 
 
 def content_sid_for(kind: str, settings: Settings) -> str | None:
-    """The Content SID to send ``kind`` with outside the window, or None if there is none."""
+    """Return the Content SID for ``kind`` outside the window, or None if none is set."""
     name = setting_for(kind)
     if name is None:
         return None
@@ -43,7 +43,7 @@ def content_sid_for(kind: str, settings: Settings) -> str | None:
 
 
 def fill(template: str, variables: dict[str, str]) -> str:
-    """The text WhatsApp shows for ``template`` with ``variables`` filled in."""
+    """Fill ``variables`` into ``template`` as WhatsApp shows it."""
     text = template
     for key, value in variables.items():
         text = text.replace("{{" + key + "}}", value)

@@ -21,7 +21,7 @@ QUEUE_COLUMNS = [
 def alert_queue(session: Session, statuses: list[str] | None = None,
                 customer_id: str | None = None, error_code: str | None = None,
                 limit: int = 200) -> pd.DataFrame:
-    """The newest alerts with their status, error and how they were sent."""
+    """Return the newest alerts with their status, error and how they were sent."""
     query = select(
         Alert.id, Alert.created_at, Alert.customer_id, Alert.recipient, Alert.kind,
         Alert.urgency, Alert.status, Alert.attempts, Alert.next_attempt_at,
@@ -59,7 +59,7 @@ def failures_by_code(session: Session, since: datetime) -> pd.DataFrame:
 
 
 def alert_timeline(session: Session, alert_id: int) -> pd.DataFrame:
-    """Every event of one alert, oldest first."""
+    """Return every event of one alert, oldest first."""
     rows = session.execute(
         select(MessageEvent.at, MessageEvent.source, MessageEvent.event, MessageEvent.status,
                MessageEvent.error_code, MessageEvent.message_sid, MessageEvent.detail)
@@ -71,7 +71,7 @@ def alert_timeline(session: Session, alert_id: int) -> pd.DataFrame:
 
 
 def message_text(session: Session, alert_id: int) -> dict | None:
-    """The rendered message of one alert: body, template and variables."""
+    """Return the rendered message of one alert: body, template and variables."""
     alert = session.get(Alert, alert_id)
     if alert is None:
         return None

@@ -32,12 +32,12 @@ def is_open(window: ConversationWindow | None, now: datetime) -> bool:
 
 
 def open_recipients(session: Session, recipients: Iterable[str], now: datetime) -> set[str]:
-    """The recipients among ``recipients`` whose window is open at ``now``."""
-    wanted = set(recipients)
-    if not wanted:
+    """Return the recipients among ``recipients`` whose window is open at ``now``."""
+    candidates = set(recipients)
+    if not candidates:
         return set()
     rows = session.scalars(
-        select(ConversationWindow).where(ConversationWindow.recipient.in_(wanted))
+        select(ConversationWindow).where(ConversationWindow.recipient.in_(candidates))
     )
     return {row.recipient for row in rows if is_open(row, now)}
 
@@ -45,8 +45,8 @@ def open_recipients(session: Session, recipients: Iterable[str], now: datetime) 
 def record_inbound(session: Session, recipient: str, body: str, at: datetime) -> None:
     """Open (or extend) the recipient's window from an inbound message.
 
-    An upsert, so that two messages from a new recipient arriving together do not
-    collide on the primary key; an older message never moves the window back.
+    It is an upsert, so two messages from a new recipient that arrive together do
+    not collide on the primary key. An older message never moves the window back.
     """
     table = ConversationWindow.__table__
     dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite

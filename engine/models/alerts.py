@@ -39,7 +39,7 @@ class Alert(Base):
     # PENDING, SENDING, SENT, DELIVERED, READ, FAILED, DEAD, CANCELLED, SUPERSEDED,
     # HELD (over the daily cap, waiting for the digest) or DIGESTED
     status: Mapped[str] = mapped_column(String(16), default="PENDING")
-    # Sends that got an answer other than a rate limit, or whose outcome is unknown.
+    # Sends that got a response other than a rate limit, or whose outcome is unknown.
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(Timestamp(), default=utcnow)
     claimed_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
@@ -127,6 +127,6 @@ class ConversationWindow(Base):
     recipient: Mapped[str] = mapped_column(String(40), primary_key=True)
     last_inbound_at: Mapped[datetime] = mapped_column(Timestamp())
     last_body: Mapped[str | None] = mapped_column(Text, nullable=True)
-    # When Twilio answered 63016 for a free-text message: the window was closed then,
-    # whatever ``last_inbound_at`` suggests, until the next inbound message.
+    # When Twilio rejected a free-text message with 63016. The window is closed from
+    # then until the next inbound message, whatever ``last_inbound_at`` suggests.
     closed_at: Mapped[datetime | None] = mapped_column(Timestamp(), nullable=True)
