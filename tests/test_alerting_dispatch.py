@@ -375,3 +375,16 @@ def test_views_show_failures_and_timeline(twilio_env, fake):
     assert list(timeline["event"]) == ["recipient"]
     assert list(timeline["error_code"]) == ["21211"]
     assert text["body"].startswith("RISKCAST action advised: Bab el-Mandeb (HIGH)")
+
+
+def test_simulated_on_sqlite_defaults(sqlite_env):
+    _queue(3)
+    clock = Clock()
+
+    first = dispatch_once(clock=clock)
+    second = dispatch_once(clock=clock)
+
+    rows = all_alerts()
+    assert first["sent"] == 3
+    assert second["sent"] == 0
+    assert all(a.status == "SENT" and a.simulated for a in rows)

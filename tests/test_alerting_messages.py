@@ -77,6 +77,14 @@ def test_standard_and_watch_layouts():
     assert "confidence low (45%)" in watch.body
 
 
+def test_no_deadline_said_plainly():
+    rendered = messages.render_decision(_decision("MEDIUM", deadline=None), _customer(), "RC1")
+
+    assert "No fixed deadline." in rendered.body
+    assert "Decide by" not in rendered.body
+    assert rendered.variables["4"] == "no fixed deadline"
+
+
 def test_template_variables_single_line():
     rendered = messages.render_decision(_decision("CRITICAL"), _customer("Asia/Tehran"),
                                         "RCABCDEFGH")

@@ -67,16 +67,21 @@ def render_decision(decision, customer, reference: str, is_update: bool = False)
         advice = (f"{action} - costs {fmt.money(decision.action_cost_usd)}, saves an "
                   f"expected {fmt.money(saving)}")
 
+    if decision.deadline is None:
+        decide_by = review_by = "No fixed deadline."
+    else:
+        decide_by, review_by = f"Decide by {deadline}.", f"Next review by {deadline}."
+
     lines = [f"RISKCAST {heading}: {place}"]
     if urgency == "urgent":
-        lines += [f"Act now: {advice}.", f"Decide by {deadline}.", f"{exposure}."]
+        lines += [f"Act now: {advice}.", decide_by, f"{exposure}."]
         waiting = _cost_of_waiting(decision)
         if waiting:
             lines.append(waiting)
     elif urgency == "standard":
-        lines += [f"{exposure}.", f"Recommended: {advice}.", f"Decide by {deadline}."]
+        lines += [f"{exposure}.", f"Recommended: {advice}.", decide_by]
     else:
-        lines += [f"{exposure}.", f"Recommended: {advice}.", f"Next review by {deadline}."]
+        lines += [f"{exposure}.", f"Recommended: {advice}.", review_by]
     lines.append(f"Probability {fmt.percent(decision.probability)}, confidence "
                  f"{fmt.confidence(decision.confidence)}.")
 
