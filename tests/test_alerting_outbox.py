@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 import pytest
 from sqlalchemy import func, select, update
 
-from engine.alerting import notices
+from engine.alerting import housekeeping, notices
 from engine.alerting.dispatch import dispatch_once
 from engine.db import session_scope
 from engine.decisions.lifecycle import set_status
@@ -174,15 +174,14 @@ def test_expiry_notice_sent_once(twilio_env, fake):
     assert fake.messages[-1].body.startswith("RISKCAST update: the Bab el-Mandeb alert from")
 
 
-def test_operator_close_notifies(twilio_env, fake):
+def test_operator_close_notifies(twilio_env, fake, monkeypatch):
     decision = _sent_decision()
     with session_scope() as session:
         set_status(session, decision.id, "ACTED", actor="ops@example.com")
-    clock = Clock()
-    # The scan for ended decisions runs at most every 30 seconds.
-    clock.advance(31)
+    # The scan for ended decisions runs at most every 30 seconds per process.
+    monkeypatch.setattr(housekeeping, "_last_scan", None)
 
-    dispatch_once(clock=clock)
+    dispatch_once(clock=Clock())
 
     [notice] = all_alerts(kind="RESOLVED")
     assert notice.status == "SENT"
