@@ -388,3 +388,18 @@ def test_simulated_on_sqlite_defaults(sqlite_env):
     assert first["sent"] == 3
     assert second["sent"] == 0
     assert all(a.status == "SENT" and a.simulated for a in rows)
+
+
+def test_sends_run_in_parallel(twilio_env, fake, monkeypatch):
+    monkeypatch.setenv("ALERT_SEND_CONCURRENCY", "4")
+    from engine.settings import reset_settings_cache
+
+    reset_settings_cache()
+    _queue(8, window_open=True)
+    fake.slow(0.3, times=8, accept_first=True)
+
+    counts = dispatch_once(clock=Clock())
+
+    assert counts["sent"] == 8
+    assert fake.max_in_flight >= 2, fake.max_in_flight
+    assert len(fake.messages) == 8

@@ -107,6 +107,9 @@ class FakeTwilio:
         self.invalid_numbers: set[str] = set()
         self.faults: list[Fault] = []
         self.requests: list[dict] = []
+        # Most create requests the server was handling at the same time.
+        self.max_in_flight = 0
+        self._in_flight = 0
         self._messages: list[Message] = []
         self._lock = threading.Lock()
         self._sequence = 0
@@ -225,6 +228,16 @@ class FakeTwilio:
     # -- request handling (called from the server threads) ---------------------------
 
     def handle_create(self, form: dict[str, str]) -> tuple[int, dict, dict]:
+        with self._lock:
+            self._in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self._in_flight)
+        try:
+            return self._create(form)
+        finally:
+            with self._lock:
+                self._in_flight -= 1
+
+    def _create(self, form: dict[str, str]) -> tuple[int, dict, dict]:
         to = form.get("To", "")
         with self._lock:
             self.requests.append(dict(form))

@@ -34,23 +34,23 @@ def guarded(call: Callable[..., T], *args) -> T:
     the breaker refused to make the call. When an outage trips the breaker, the
     outage itself is raised: that call did run and its outcome matters.
     """
-    state: dict = {"outage": None}
-
-    def run():
-        try:
-            return call(*args), None
-        except DeliveryError as exc:
-            if exc.counts_against_circuit:
-                state["outage"] = exc
-                raise
-            return None, exc
-
+    outage: DeliveryError | None = None
+    answered: DeliveryError | None = None
     try:
-        result, error = breaker("twilio").call(run)
+        # ``calling()`` rather than ``call()``: pybreaker's call() holds the
+        # breaker's lock for the whole call, which would serialise every send.
+        with breaker("twilio").calling():
+            try:
+                result = call(*args)
+            except DeliveryError as exc:
+                if exc.counts_against_circuit:
+                    outage = exc
+                    raise
+                answered = exc
     except pybreaker.CircuitBreakerError as exc:
-        if state["outage"] is not None:
-            raise state["outage"] from None
+        if outage is not None:
+            raise outage from None
         raise CircuitOpenError(f"the twilio circuit is open: {exc}") from exc
-    if error is not None:
-        raise error
+    if answered is not None:
+        raise answered
     return result
