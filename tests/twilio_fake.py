@@ -345,8 +345,8 @@ def _error(status: int, code: int | None, message: str) -> dict:
 def _handler(fake: FakeTwilio) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
-        # Headers and body go out in two writes; without this, Nagle and delayed
-        # ACKs add about 40 ms to every answer.
+        # Headers and body go out in two writes. Without this, Nagle's algorithm and
+        # Linux's delayed ACKs (up to 40 ms) delay every response.
         disable_nagle_algorithm = True
 
         def log_message(self, format, *args) -> None:  # noqa: A002 - base class name
