@@ -4,7 +4,7 @@ It accepts ``POST /2010-04-01/Accounts/{sid}/Messages.json`` (form-encoded,
 basic auth) and responds with Twilio's JSON, lists and fetches the messages it
 accepted, and signs status callbacks and inbound messages with the auth token
 as Twilio does. Tests inject faults: HTTP errors with Twilio codes (429 with
-Retry-After, 5xx, 21211, 63016), slow answers, and SIGKILL of the sending
+Retry-After, 5xx, 21211, 63016), slow responses, and SIGKILL of the sending
 process right after a message was accepted.
 
 Run it by hand with ``python -m tests.twilio_fake --port 8300``.
