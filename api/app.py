@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 from fastapi import APIRouter, FastAPI
 
-from api import problems
+from api import problems, webhooks
 from api.middleware import RequestContextMiddleware
 from api.routes import ROUTERS
 
@@ -30,6 +30,8 @@ def create_app(extra_routers: Iterable[APIRouter] = ()) -> FastAPI:
 
     for router in ROUTERS:
         app.include_router(router)
+    # Twilio calls these with its own signature instead of an API key.
+    app.include_router(webhooks.router)
     # Routers of other areas (for example the Twilio webhooks) are mounted here.
     for router in extra_routers:
         app.include_router(router)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 from pathlib import Path
 from typing import Literal
 
@@ -55,6 +56,25 @@ class Settings(BaseSettings):
     # Base URL of the Twilio REST API; tests point it at a local server.
     TWILIO_API_BASE: str | None = None
     TWILIO_STATUS_CALLBACK_URL: str | None = None
+    # Seconds one Twilio REST request may take before it counts as timed out.
+    TWILIO_TIMEOUT_SECONDS: float = Field(10.0, gt=0, le=120)
+    # Approved WhatsApp templates (Content API SIDs) used outside the 24-hour window.
+    TWILIO_TEMPLATE_DECISION_SID: str | None = None
+    TWILIO_TEMPLATE_NOTICE_SID: str | None = None
+    # Public URL of the ops API as Twilio calls it, for webhook signatures.
+    PUBLIC_BASE_URL: str | None = None
+
+    ALERT_BATCH_SIZE: int = Field(100, ge=1, le=5000)
+    # Twilio requests one dispatcher has in flight at once.
+    ALERT_SEND_CONCURRENCY: int = Field(8, ge=1, le=64)
+    ALERT_MAX_ATTEMPTS: int = Field(8, ge=1, le=100)
+    ALERT_BACKOFF_BASE_SECONDS: float = Field(5.0, gt=0, le=3600)
+    ALERT_BACKOFF_MAX_SECONDS: float = Field(900.0, gt=0, le=86400)
+    # Wait after a send whose outcome is unknown before looking it up at Twilio.
+    ALERT_RECONCILE_GRACE_SECONDS: float = Field(60.0, ge=0, le=3600)
+    # Lease on claimed alerts; must exceed TWILIO_TIMEOUT_SECONDS (checked below).
+    ALERT_CLAIM_SECONDS: int = Field(120, ge=2, le=3600)
+    ALERT_CRITICAL_BYPASSES_CAP: bool = True
     POLYMARKET_API_KEY: SecretStr | None = None
     ENVIRONMENT: Literal["development", "staging", "production"] = "development"
     LOG_LEVEL: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -189,6 +209,37 @@ class Settings(BaseSettings):
             )
         return value
 
+    @field_validator("TWILIO_TEMPLATE_DECISION_SID", "TWILIO_TEMPLATE_NOTICE_SID")
+    @classmethod
+    def _check_content_sid(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        if not re.fullmatch(r"HX[0-9a-fA-F]{32}", value):
+            raise ValueError(
+                "must be a Twilio Content SID: HX followed by 32 hexadecimal digits"
+            )
+        return value
+
+    @field_validator("PUBLIC_BASE_URL", "TWILIO_API_BASE", "TWILIO_STATUS_CALLBACK_URL")
+    @classmethod
+    def _check_twilio_url(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return value.rstrip("/")
+
+    @field_validator("ALERT_CLAIM_SECONDS")
+    @classmethod
+    def _check_claim_covers_timeout(cls, value: int, info: ValidationInfo) -> int:
+        timeout = info.data.get("TWILIO_TIMEOUT_SECONDS")
+        if timeout is not None and value <= timeout:
+            raise ValueError(
+                f"must be greater than TWILIO_TIMEOUT_SECONDS ({timeout:g}), so that a "
+                "claimed alert's lease outlives any single send"
+            )
+        return value
+
     @field_validator("REPLAY_START", "REPLAY_END")
     @classmethod
     def _check_date(cls, value: str) -> str:
@@ -204,6 +255,15 @@ class Settings(BaseSettings):
     @property
     def twilio_configured(self) -> bool:
         return bool(self.TWILIO_ACCOUNT_SID and self.TWILIO_AUTH_TOKEN)
+
+    @property
+    def status_callback_url(self) -> str | None:
+        """The URL Twilio posts delivery statuses to, if any."""
+        if self.TWILIO_STATUS_CALLBACK_URL:
+            return self.TWILIO_STATUS_CALLBACK_URL
+        if self.PUBLIC_BASE_URL:
+            return f"{self.PUBLIC_BASE_URL}/webhooks/twilio/status"
+        return None
 
     def circuit_limits(self, name: str) -> tuple[int, float]:
         """Return (failure threshold, recovery timeout in seconds) of a circuit."""

@@ -1,21 +1,35 @@
-"""Claim due alerts from the outbox and send them.
+"""Send due alerts from the outbox, exactly once per alert.
 
-Claims use ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so several dispatchers
-can work the same queue without taking the same row.
+One run claims a batch (see ``claims``), then for each alert (see ``batch``):
+
+1. If an earlier send may have reached Twilio, look the message up by its
+   reference and record it instead of resending.
+2. Fence: extend the claim and mark the send as started, but only if this
+   dispatcher still holds the claim. A dispatcher that lost its lease stops.
+3. Send through the ``twilio`` circuit, then write the idempotency mark in Redis.
+4. Record the outcome; outcomes are written in small batches.
+
+A crash after step 3 leaves the Redis mark (or, without Redis, the message at
+Twilio) for the next claim to find, so the message is recorded, not resent.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import random
 import socket
-from datetime import timedelta
+import time
+from collections import Counter
+from collections.abc import Callable
+from datetime import datetime
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from engine.alerting.channels import DeliveryError, build_channel
+from engine import metrics
+from engine.alerting import callbacks, claims, housekeeping
+from engine.alerting.batch import Batch
+from engine.alerting.channels import build_channel
 from engine.db import session_scope
 from engine.models import Alert
 from engine.models.base import utcnow
@@ -23,86 +37,51 @@ from engine.settings import get_settings
 
 log = logging.getLogger(__name__)
 
-BATCH = 100
-CLAIM_SECONDS = 120
-MAX_ATTEMPTS = 6
-BASE_BACKOFF_SECONDS = 5.0
+OUTCOMES = ("sent", "reconciled", "retry", "failed", "dead", "deferred", "held",
+            "superseded", "cancelled", "lost")
 
 
 def dispatcher_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def claim(session: Session, owner: str, limit: int = BATCH) -> list[Alert]:
-    now = utcnow()
-    query = (
-        select(Alert)
-        .where(
-            or_(
-                Alert.status == "PENDING",
-                (Alert.status == "SENDING") & (Alert.claimed_until < now),
-            ),
-            Alert.next_attempt_at <= now,
-        )
-        .order_by(Alert.next_attempt_at, Alert.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    )
-    alerts = list(session.scalars(query))
-    for alert in alerts:
-        alert.status = "SENDING"
-        alert.claimed_by = owner
-        alert.claimed_until = now + timedelta(seconds=CLAIM_SECONDS)
-    return alerts
+def dispatch_once(limit: int | None = None, *, clock: Callable[[], datetime] | None = None,
+                  channel=None, owner: str | None = None, alert_ids: list[int] | None = None,
+                  run_housekeeping: bool = True) -> dict[str, int]:
+    """Send one batch of due alerts and return counts by outcome.
 
+    ``clock`` replaces the wall clock for every time this run reads or writes,
+    so tests move it instead of sleeping. ``alert_ids`` limits the run to those
+    alerts, for example a reply that should go out at once.
+    """
+    settings = get_settings()
+    clock = clock or utcnow
+    owner = owner or dispatcher_id()
+    channel = channel or build_channel(settings)
+    if run_housekeeping:
+        housekeeping.run(clock(), settings)
 
-def dispatch_once(limit: int = BATCH) -> dict[str, int]:
-    """Send one batch of due alerts; return counts by outcome."""
-    owner = dispatcher_id()
+    started = time.perf_counter()
     with session_scope() as session:
-        claimed = [a.id for a in claim(session, owner, limit)]
-    counts = {"sent": 0, "retry": 0, "failed": 0}
-    if not claimed:
-        return counts
-    channel = build_channel(get_settings())
-    for alert_id in claimed:
+        claimed = claims.claim(session, owner, clock, limit or settings.ALERT_BATCH_SIZE,
+                               settings, channel.simulated, alert_ids)
+    counts = Counter(claimed.counts)
+    if claimed.adopted_sids:
         with session_scope() as session:
-            alert = session.get(Alert, alert_id)
-            if alert is None or alert.status != "SENDING" or alert.claimed_by != owner:
-                continue
-            outcome = _send(alert, channel)
-            counts[outcome] += 1
-    log.info("dispatch: %d claimed, %d sent, %d to retry, %d failed",
-             len(claimed), counts["sent"], counts["retry"], counts["failed"])
-    return counts
+            callbacks.apply_buffered(session, claimed.adopted_sids, clock(), settings)
+    if claimed.jobs:
+        Batch(owner, channel, clock, settings, counts).process(claimed.jobs)
 
-
-def _send(alert: Alert, channel) -> str:
-    alert.attempts += 1
-    try:
-        result = channel.send(alert)
-    except DeliveryError as exc:
-        alert.last_error_code = exc.code
-        alert.last_error_message = exc.message[:500]
-        if exc.retryable and alert.attempts < MAX_ATTEMPTS:
-            delay = exc.retry_after or BASE_BACKOFF_SECONDS * 2 ** (alert.attempts - 1)
-            alert.status = "PENDING"
-            alert.next_attempt_at = utcnow() + timedelta(seconds=delay * random.uniform(1.0, 1.5))
-            log.warning("alert %s to %s failed with %s, retrying", alert.id, alert.recipient, exc.code)
-            return "retry"
-        alert.status = "FAILED" if not exc.retryable else "DEAD"
-        log.error("alert %s to %s failed permanently with %s", alert.id, alert.recipient, exc.code)
-        return "failed"
-    alert.status = "SENT"
-    alert.twilio_sid = result.sid
-    alert.simulated = result.simulated
-    alert.sent_at = utcnow()
-    alert.claimed_until = None
-    return "sent"
+    for label, count in counts.items():
+        metrics.ALERTS_SENT.labels(outcome=label).inc(count)
+    if counts:
+        log.info("dispatch %s: %s in %.2fs", owner,
+                 ", ".join(f"{counts[k]} {k}" for k in OUTCOMES if counts.get(k)),
+                 time.perf_counter() - started)
+    return {label: counts.get(label, 0) for label in OUTCOMES}
 
 
 def queue_depth(session: Session) -> dict[str, int]:
-    from sqlalchemy import func
-
+    """Alert counts by status."""
     rows = session.execute(select(Alert.status, func.count()).group_by(Alert.status)).all()
     return {status: count for status, count in rows}

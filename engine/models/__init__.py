@@ -1,6 +1,6 @@
 """SQLAlchemy models, one module per area; importing this registers every table."""
 
-from engine.models.alerts import Alert, ConversationWindow
+from engine.models.alerts import Alert, ConversationWindow, InboundMessage, MessageEvent
 from engine.models.base import Base
 from engine.models.book import Customer, Shipment
 from engine.models.decisions import Decision
@@ -31,6 +31,8 @@ __all__ = [
     "Customer",
     "Decision",
     "JobPeriod",
+    "InboundMessage",
+    "MessageEvent",
     "PipelineRun",
     "RealityObservation",
     "Reconciliation",

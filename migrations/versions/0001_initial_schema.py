@@ -56,8 +56,27 @@ def upgrade() -> None:
     sa.Column('recipient', sa.String(length=40), nullable=False),
     sa.Column('last_inbound_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('last_body', sa.Text(), nullable=True),
+    sa.Column('closed_at', sa.DateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('recipient', name=op.f('pk_conversation_windows'))
     )
+    op.create_table('inbound_messages',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('message_sid', sa.String(length=64), nullable=False),
+    sa.Column('sender', sa.String(length=40), nullable=False),
+    sa.Column('customer_id', sa.String(length=64), nullable=True),
+    sa.Column('body', sa.Text(), nullable=False),
+    sa.Column('command', sa.String(length=16), nullable=False),
+    sa.Column('decision_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('answered_alert_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('reply_alert_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('outcome', sa.String(length=200), nullable=True),
+    sa.Column('received_at', sa.DateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_inbound_messages')),
+    sa.UniqueConstraint('message_sid', name=op.f('uq_inbound_messages_message_sid'))
+    )
+    with op.batch_alter_table('inbound_messages', schema=None) as batch_op:
+        batch_op.create_index('ix_inbound_messages_sender_received', ['sender', 'received_at'], unique=False)
+
     op.create_table('customers',
     sa.Column('id', sa.String(length=64), nullable=False),
     sa.Column('name', sa.String(length=200), nullable=False),
@@ -268,33 +287,70 @@ def upgrade() -> None:
     sa.Column('next_attempt_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('claimed_by', sa.String(length=64), nullable=True),
     sa.Column('claimed_until', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('send_started_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('last_error_code', sa.String(length=16), nullable=True),
     sa.Column('last_error_message', sa.Text(), nullable=True),
     sa.Column('twilio_sid', sa.String(length=64), nullable=True),
     sa.Column('idempotency_key', sa.String(length=160), nullable=False),
+    sa.Column('reference', sa.String(length=16), nullable=False),
     sa.Column('body', sa.Text(), nullable=False),
     sa.Column('content_sid', sa.String(length=64), nullable=True),
     sa.Column('content_variables', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=True),
     sa.Column('simulated', sa.Boolean(), nullable=False),
+    sa.Column('fallback_of_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('digest_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('sent_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('delivered_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('read_at', sa.DateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['decision_id'], ['decisions.id'], name=op.f('fk_alerts_decision_id_decisions'), ondelete='SET NULL'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_alerts')),
     sa.UniqueConstraint('idempotency_key', name=op.f('uq_alerts_idempotency_key'))
     )
     with op.batch_alter_table('alerts', schema=None) as batch_op:
         batch_op.create_index('ix_alerts_created_at', ['created_at'], unique=False)
+        batch_op.create_index('ix_alerts_customer_sent', ['customer_id', 'sent_at'], unique=False)
         batch_op.create_index('ix_alerts_decision', ['decision_id'], unique=False)
+        batch_op.create_index('ix_alerts_kind_sent', ['kind', 'sent_at'], unique=False)
+        batch_op.create_index('ix_alerts_recipient_reference', ['recipient', 'reference'], unique=False)
+        batch_op.create_index('ix_alerts_recipient_sent', ['recipient', 'sent_at'], unique=False)
         batch_op.create_index('ix_alerts_status_next_attempt', ['status', 'next_attempt_at'], unique=False)
+        batch_op.create_index('ix_alerts_twilio_sid', ['twilio_sid'], unique=False)
+
+    op.create_table('message_events',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('alert_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('message_sid', sa.String(length=64), nullable=True),
+    sa.Column('source', sa.String(length=16), nullable=False),
+    sa.Column('event', sa.String(length=24), nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=True),
+    sa.Column('error_code', sa.String(length=16), nullable=True),
+    sa.Column('detail', sa.Text(), nullable=True),
+    sa.Column('at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['alert_id'], ['alerts.id'], name=op.f('fk_message_events_alert_id_alerts'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_message_events'))
+    )
+    with op.batch_alter_table('message_events', schema=None) as batch_op:
+        batch_op.create_index('ix_message_events_alert_at', ['alert_id', 'at'], unique=False)
+        batch_op.create_index('ix_message_events_sid', ['message_sid'], unique=False)
 
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('message_events', schema=None) as batch_op:
+        batch_op.drop_index('ix_message_events_sid')
+        batch_op.drop_index('ix_message_events_alert_at')
+
+    op.drop_table('message_events')
     with op.batch_alter_table('alerts', schema=None) as batch_op:
+        batch_op.drop_index('ix_alerts_twilio_sid')
         batch_op.drop_index('ix_alerts_status_next_attempt')
+        batch_op.drop_index('ix_alerts_recipient_sent')
+        batch_op.drop_index('ix_alerts_recipient_reference')
+        batch_op.drop_index('ix_alerts_kind_sent')
         batch_op.drop_index('ix_alerts_decision')
+        batch_op.drop_index('ix_alerts_customer_sent')
         batch_op.drop_index('ix_alerts_created_at')
 
     op.drop_table('alerts')
@@ -336,6 +392,10 @@ def downgrade() -> None:
         batch_op.drop_index('ix_job_periods_status')
 
     op.drop_table('job_periods')
+    with op.batch_alter_table('inbound_messages', schema=None) as batch_op:
+        batch_op.drop_index('ix_inbound_messages_sender_received')
+
+    op.drop_table('inbound_messages')
     op.drop_table('conversation_windows')
     with op.batch_alter_table('circuit_events', schema=None) as batch_op:
         batch_op.drop_index('ix_circuit_events_name_at')
