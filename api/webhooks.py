@@ -59,7 +59,13 @@ def _handle_inbound(fields: dict[str, str]) -> replies.InboundResult:
         return replies.handle_inbound(session, fields, utcnow())
 
 
-@router.post("/status")
+_WEBHOOK_RESPONSES = {
+    400: {"description": "A form field Twilio always sends is missing or invalid."},
+    403: {"description": "The X-Twilio-Signature header is missing or does not match."},
+}
+
+
+@router.post("/status", responses=_WEBHOOK_RESPONSES)
 async def status_callback(request: Request) -> Response:
     """Record a message status (sent, delivered, read, failed) that Twilio reports."""
     form = await _verified_form(request)
@@ -70,7 +76,7 @@ async def status_callback(request: Request) -> Response:
     return Response(content=result, media_type="text/plain")
 
 
-@router.post("/inbound")
+@router.post("/inbound", responses=_WEBHOOK_RESPONSES)
 async def inbound_message(request: Request, background: BackgroundTasks) -> Response:
     """Handle a customer's WhatsApp message and queue the reply."""
     form = await _verified_form(request)

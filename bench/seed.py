@@ -8,6 +8,8 @@ from datetime import datetime, timedelta, timezone
 import numpy as np
 import psycopg
 
+from engine.alerting.keys import reference_for
+
 from engine.geography import LANES
 
 RED_SEA_CHOKEPOINT = "bab_el_mandeb"
@@ -94,8 +96,8 @@ def copy_shipments(connection: psycopg.Connection, count: int, customers: int,
 
 ALERT_COLUMNS = (
     "decision_id", "decision_version", "customer_id", "recipient", "kind", "urgency",
-    "status", "attempts", "next_attempt_at", "idempotency_key", "body", "simulated",
-    "created_at", "updated_at",
+    "status", "attempts", "next_attempt_at", "idempotency_key", "reference", "body",
+    "simulated", "created_at", "updated_at",
 )
 
 
@@ -109,10 +111,18 @@ def copy_pending_alerts(connection: psycopg.Connection, count: int, customers: i
             for index in range(count):
                 customer = index % customers
                 recipient = f"+447700900{customer % 1000:03d}"
+                key = f"bench:{index}:v1:{recipient}"
                 copy.write_row((
                     None, 1, customer_id(customer), recipient, "DECISION", "urgent",
-                    "PENDING", 0, due, f"bench:{index}:v1:{recipient}",
+                    "PENDING", 0, due, key, reference_for(key),
                     f"RISKCAST bench alert {index}: Bab-el-Mandeb Strait (HIGH)", False,
                     now, now,
                 ))
+        # Each recipient wrote in recently, so free text may go out inside
+        # WhatsApp's 24-hour window without an approved template.
+        cursor.executemany(
+            "INSERT INTO conversation_windows (recipient, last_inbound_at) VALUES (%s, %s) "
+            "ON CONFLICT (recipient) DO UPDATE SET last_inbound_at = EXCLUDED.last_inbound_at",
+            [(f"+447700900{c % 1000:03d}", now) for c in range(min(customers, 1000))],
+        )
     connection.commit()
