@@ -25,6 +25,7 @@ _SECRET_NAMES = (
     "TWILIO_AUTH_TOKEN",
     "POLYMARKET_API_KEY",
     "DASHBOARD_PASSWORD",
+    "DASHBOARD_OPERATOR_PASSWORD",
 )
 
 
@@ -61,7 +62,16 @@ class Settings(BaseSettings):
     POOL_RECYCLE: int = Field(1800, ge=-1)
 
     PORT: int = Field(8000, ge=1, le=65535)
+    # Dashboard sign-in: DASHBOARD_PASSWORD lets people view, and
+    # DASHBOARD_OPERATOR_PASSWORD lets them also act. With an OIDC provider in
+    # .streamlit/secrets.toml, DASHBOARD_OPERATORS lists the e-mail addresses
+    # (or @domains) that get the operator role.
     DASHBOARD_PASSWORD: SecretStr | None = None
+    DASHBOARD_OPERATOR_PASSWORD: SecretStr | None = None
+    DASHBOARD_OPERATORS: str = ""
+    # The ops API's Prometheus endpoint, read for API latency and error rate.
+    DASHBOARD_METRICS_URL: str | None = None
+    DASHBOARD_REFRESH_SECONDS: int = Field(30, ge=0, le=3600)
 
     @field_validator("DATABASE_URL")
     @classmethod
@@ -75,6 +85,15 @@ class Settings(BaseSettings):
             return None
         if not value.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError("must start with redis://, rediss:// or unix://")
+        return value
+
+    @field_validator("DASHBOARD_METRICS_URL")
+    @classmethod
+    def _check_metrics_url(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL such as http://api:8000/metrics")
         return value
 
     @field_validator("REPLAY_START", "REPLAY_END")

@@ -17,6 +17,7 @@ class Alert(Base):
         Index("ix_alerts_status_next_attempt", "status", "next_attempt_at"),
         Index("ix_alerts_decision", "decision_id"),
         Index("ix_alerts_created_at", "created_at"),
+        Index("ix_alerts_customer_created", "customer_id", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)

@@ -12,6 +12,7 @@ from sqlalchemy import (
     Integer,
     String,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -29,6 +30,15 @@ class Decision(Base):
         Index("ix_decisions_created_at", "created_at"),
         Index("ix_decisions_status", "status"),
         Index("ix_decisions_expires_at", "expires_at"),
+        # Read-model indexes: customer activity, severity trends by wall and
+        # domain time, and decisions made while a circuit was open.
+        Index("ix_decisions_customer_created", "customer_id", "created_at"),
+        Index("ix_decisions_created_severity", "created_at", "severity",
+              postgresql_include=["exposure_usd"]),
+        Index("ix_decisions_as_of_severity", "as_of", "severity",
+              postgresql_include=["exposure_usd"]),
+        Index("ix_decisions_circuits", text("(provenance -> 'circuits')"),
+              postgresql_using="gin").ddl_if(dialect="postgresql"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
