@@ -181,6 +181,10 @@ def detail() -> None:
 
 
 st.title("Alerts")
+linked = st.query_params.get("alert")
+if linked and linked.isdigit() and "alert_linked" not in st.session_state:
+    st.session_state["alert_linked"] = True
+    st.session_state["alert_id"] = int(linked)
 summary()
 with st.container(border=True):
     from engine.readmodels.alerts import STATUSES

@@ -88,6 +88,7 @@ def decision_list(current: dict) -> None:
     st.caption(f"{total:,} matching decisions; page {min(page, pages - 1) + 1} of {pages}, "
                "newest first. Select a row to open it.")
     st.session_state["decision_ids_shown"] = frame["id"].tolist()
+    pager(page, pages)
     show_table(frame, "decisions (this page)", "decision_table", height=360,
                on_select=_remember_selection, selection_mode="single-row",
                empty="No decision matches these filters.",
@@ -99,15 +100,16 @@ def decision_list(current: dict) -> None:
                })
 
 
-def pager() -> None:
+def _turn(step: int) -> None:
+    st.session_state["decision_page"] = max(0, st.session_state.get("decision_page", 0) + step)
+
+
+def pager(page: int, pages: int) -> None:
     cols = st.columns([1, 1, 6])
-    page = st.session_state.get("decision_page", 0)
-    if cols[0].button("Previous page", disabled=page == 0, key="decision_prev"):
-        st.session_state["decision_page"] = page - 1
-        st.rerun()
-    if cols[1].button("Next page", key="decision_next"):
-        st.session_state["decision_page"] = page + 1
-        st.rerun()
+    cols[0].button("Previous page", disabled=page == 0, key="decision_prev", on_click=_turn,
+                   args=(-1,))
+    cols[1].button("Next page", disabled=page + 1 >= pages, key="decision_next",
+                   on_click=_turn, args=(1,))
 
 
 def set_status(decision_id: int, status: str, reason: str | None) -> str:
@@ -187,12 +189,16 @@ def drill_down() -> None:
 
 
 st.title("Decisions")
+linked = st.query_params.get("decision")
+if linked and linked.isdigit() and "decision_linked" not in st.session_state:
+    # A link such as ?decision=123 opens that decision once.
+    st.session_state["decision_linked"] = True
+    st.session_state["decision_id"] = int(linked)
 current = filters()
 if st.session_state.get("decision_filters") != current:
     st.session_state["decision_filters"] = current
     st.session_state["decision_page"] = 0
 decision_list(current)
-pager()
 st.divider()
 drill_down()
 if action("dismiss").status in ("confirming", "pending", "running"):

@@ -158,7 +158,7 @@ def cleanup_card(can_act: bool) -> None:
             return
         preview, running = loaded
         st.metric("Expired, still in the book", f"{preview.removed:,}",
-                  f"{money(preview.exposure_usd)} exposure", delta_color="off")
+                  f"{money(preview.exposure_usd)} exposure", delta_color="off", delta_arrow="off")
         if running:
             st.caption(":material/hourglass_top: A cleanup is running right now (another tab, "
                        "dashboard or the worker's daily job).")

@@ -86,17 +86,17 @@ def show_health(health: dict) -> None:
     redis_state = health["redis"]
     cols = st.columns(4)
     cols[0].metric("Database", health["database"]["state"],
-                   f"{health['database'].get('latency_ms', 0):.1f} ms", delta_color="off")
+                   f"{health['database'].get('latency_ms', 0):.1f} ms", delta_color="off", delta_arrow="off")
     cols[1].metric("Redis", redis_state["state"],
                    redis_state.get("error") or f"{redis_state.get('latency_ms', 0):.1f} ms",
-                   delta_color="off")
+                   delta_color="off", delta_arrow="off")
     age = worker.get("heartbeat_age_seconds")
     cols[2].metric("Worker heartbeat", worker.get("state", "unknown"),
-                   "no heartbeat yet" if age is None else f"{age:,.0f} s ago", delta_color="off")
+                   "no heartbeat yet" if age is None else f"{age:,.0f} s ago", delta_color="off", delta_arrow="off")
     tick_age = tick.get("age_seconds")
     cols[3].metric("Last tick", tick.get("status", "none"),
                    "no tick yet" if tick_age is None else f"{tick_age:,.0f} s ago",
-                   delta_color="off")
+                   delta_color="off", delta_arrow="off")
 
 
 def show_figures(data: dict) -> None:

@@ -69,12 +69,13 @@ def runs(job: str | None, run_status: str | None) -> None:
         chart.update_layout(height=300, margin={"t": 30}, title="Run durations")
         st.plotly_chart(chart, width="stretch", key="duration_chart")
     with right:
-        counts = frame[frame["job"] == "tick"].melt(
-            id_vars="started_at", value_vars=["signals", "observations", "decisions", "alerts"],
-            var_name="kind", value_name="count")
-        chart = px.bar(counts, x="started_at", y="count", color="kind",
-                       labels={"started_at": "Started", "count": "Rows"})
-        chart.update_layout(height=300, margin={"t": 30}, title="Rows written per tick")
+        ticks = frame[(frame["job"] == "tick") & frame["replay_at"].notna()]
+        counts = ticks.melt(id_vars="replay_at", value_vars=["decisions", "alerts"],
+                            var_name="kind", value_name="count")
+        chart = px.bar(counts, x="replay_at", y="count", color="kind", barmode="group",
+                       labels={"replay_at": "Replay date of the tick", "count": "Rows"})
+        chart.update_layout(height=300, margin={"t": 30},
+                            title="Decisions and alerts written per tick")
         st.plotly_chart(chart, width="stretch", key="count_chart")
     show_table(frame, "pipeline runs", "pipeline_runs", height=320,
                column_config={"duration_seconds": st.column_config.NumberColumn(format="%.2f s")})
