@@ -122,7 +122,7 @@ class _Row:
             return default
         return number
 
-    def number(self, column: str, low: float, high: float) -> float | None:
+    def decimal(self, column: str, low: float, high: float) -> float | None:
         value = (self.values.get(column) or "").strip().replace(",", "")
         if not value:
             self.fail(column, "is required")
@@ -228,7 +228,7 @@ def _shipment(row: _Row, known_customers: set[str]) -> dict | None:
         "destination_port": ports["destination_port"],
         "lane": lane_id,
         "route": list(lane.route) if lane else [],
-        "cargo_value_usd": row.number("cargo_value_usd", 0, 1e10),
+        "cargo_value_usd": row.decimal("cargo_value_usd", 0, 1e10),
         "container_count": row.integer("container_count", 1, 10_000, None, required=True),
         "etd": etd,
         "eta": eta,

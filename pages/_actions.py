@@ -7,6 +7,10 @@ assignment lets Streamlit stop the script for a queued rerun. A second click
 that arrives while the action runs therefore finds it ``running`` or
 ``done`` and does nothing; the server side adds a lock (``engine.oplock``)
 against a second browser tab, dashboard replica or worker.
+
+Inputs inside a dialog keep the same parameters while the action runs:
+Streamlit derives a widget's identity from them, and a changed identity
+would drop the value the person typed.
 """
 
 from __future__ import annotations

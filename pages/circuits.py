@@ -125,8 +125,7 @@ def reset_dialog() -> None:
     finish_if_done("reset")
     st.write(f"Close the **{run.target}** circuit and clear its failure count? If the service "
              "is still failing, the circuit opens again after its threshold.")
-    reason = st.text_input("Reason (kept in the audit log)", key="reset_reason",
-                           disabled=busy("reset"))
+    reason = st.text_input("Reason (kept in the audit log)", key="reset_reason")
     confirm_buttons("reset", "Reset circuit", disabled=not reason.strip())
     if run.status == "pending":
         with st.spinner("Resetting..."):

@@ -134,8 +134,7 @@ def dismiss_dialog() -> None:
     finish_if_done("dismiss")
     st.write(f"Dismiss decision **{run.target}**? The customer's alert stays as sent; the "
              "decision leaves the list of open work.")
-    reason = st.text_input("Reason (kept in the audit log)", key="dismiss_reason",
-                           disabled=busy("dismiss"))
+    reason = st.text_input("Reason (kept in the audit log)", key="dismiss_reason")
     confirm_buttons("dismiss", "Dismiss decision", disabled=not reason.strip())
     if run.status == "pending":
         with st.spinner("Dismissing..."):

@@ -103,8 +103,7 @@ def cleanup_dialog() -> None:
         st.write(f"**{count:,}** decisions are past `expires_at` at the replay date and will "
                  f"leave the active book, with **{money(loaded[0].exposure_usd)}** of exposure. "
                  "The rows stay (status EXPIRED) so outcomes can be scored later.")
-    reason = st.text_input("Reason (optional, kept in the audit log)", key="cleanup_reason",
-                           disabled=busy("cleanup"))
+    reason = st.text_input("Reason (optional, kept in the audit log)", key="cleanup_reason")
     confirm_buttons("cleanup", f"Clean up {count:,} decisions",
                     disabled=not loaded or count == 0)
     if run.status == "pending":
@@ -124,7 +123,7 @@ def vacuum_dialog() -> None:
     st.write("Reclaim dead rows and refresh planner statistics. It does not lock out reads or "
              "writes, but it adds I/O while it runs.")
     tables = st.multiselect("Tables", list(VACUUM_TABLES), default=["decisions"],
-                            key="vacuum_tables", disabled=busy("vacuum"))
+                            key="vacuum_tables")
     confirm_buttons("vacuum", "Run VACUUM ANALYZE", disabled=not tables)
     if run.status == "pending":
         with st.spinner("Running VACUUM ANALYZE..."):
