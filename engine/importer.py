@@ -1,7 +1,7 @@
 """Load customers and shipments from CSV, row by row.
 
 Every row is checked on its own. A bad row is rejected with its row number
-(the header is row 1), the column and the reason; the good rows are stored in
+(the header is row 1), the column and the reason. The good rows are stored in
 one transaction, inserted when the id is new and updated when it exists.
 """
 
@@ -353,7 +353,7 @@ _TEMPLATE_ROWS = {
 
 
 def template_csv(kind: str) -> bytes:
-    """A CSV with the header and one example row, for ``customers`` or ``shipments``."""
+    """Build a CSV with the header and one example row, for ``customers`` or ``shipments``."""
     if kind not in _TEMPLATE_ROWS:
         raise ValueError(f"unknown import kind {kind!r}; use customers or shipments")
     columns, example = _TEMPLATE_ROWS[kind]

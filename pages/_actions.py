@@ -5,8 +5,8 @@ The state lives in a plain object inside session state and is changed by
 mutating that object, never by assigning to ``st.session_state``, because each
 assignment lets Streamlit stop the script for a queued rerun. A second click
 that arrives while the action runs therefore finds it ``running`` or
-``done`` and does nothing; the server side adds a lock (``engine.oplock``)
-against a second browser tab, dashboard replica or worker.
+``done`` and does nothing. On the server, a lock (``engine.oplock``) stops a
+second browser tab, dashboard replica or worker from running it too.
 
 Inputs inside a dialog keep the same parameters while the action runs:
 Streamlit derives a widget's identity from them, and a changed identity
@@ -114,7 +114,7 @@ def flash(key: str) -> None:
 
 
 def confirm_buttons(key: str, label: str, disabled: bool = False) -> None:
-    """The dialog's confirm and cancel buttons; both are disabled while it runs."""
+    """Render the dialog's confirm and cancel buttons, both disabled while the action runs."""
     running = busy(key)
     left, right = st.columns(2)
     left.button(label, key=f"confirm_{key}", type="primary", on_click=confirm, args=(key,),

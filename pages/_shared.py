@@ -46,7 +46,7 @@ def in_session(fn: Callable, *args, **kwargs):
 
 
 def describe_failure(exc: BaseException, what: str) -> str:
-    """One sentence saying which dependency failed, without a traceback."""
+    """Describe in one sentence which dependency failed, without a traceback."""
     import redis
     from sqlalchemy.exc import InterfaceError, OperationalError
 
@@ -66,7 +66,7 @@ def read(fn: Callable, *args, what: str):
     try:
         ensure_engine()
         return fn(*args)
-    except Exception as exc:  # a page must degrade, never crash
+    except Exception as exc:  # shown as one sentence; the log keeps the details
         log.warning("dashboard read of %s failed: %s: %s", what, type(exc).__name__, exc)
         st.error(describe_failure(exc, what))
         return None

@@ -83,9 +83,12 @@ def decision_list(current: dict) -> None:
     loaded = read(load_decisions, current, page, what="The decision list")
     if loaded is None:
         return
+    from engine.readmodels.decisions import COUNT_CAP
+
     frame, total = loaded
-    pages = max(1, -(-total // PAGE_SIZE))
-    st.caption(f"{total:,} matching decisions; page {min(page, pages - 1) + 1} of {pages}, "
+    pages = max(1, -(-min(total, COUNT_CAP) // PAGE_SIZE))
+    shown = f"More than {COUNT_CAP:,}" if total > COUNT_CAP else f"{total:,}"
+    st.caption(f"{shown} matching decisions; page {min(page, pages - 1) + 1} of {pages}, "
                "newest first. Select a row to open it.")
     st.session_state["decision_ids_shown"] = frame["id"].tolist()
     pager(page, pages)

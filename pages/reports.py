@@ -83,9 +83,9 @@ def decision_export() -> None:
     }
     loaded = read(load_decisions, filters, what="The decision export")
     if loaded is not None:
-        frame, total = loaded
-        st.caption(f"{total:,} decisions match; the CSV holds the newest "
-                   f"{min(total, EXPORT_LIMIT):,}.")
+        frame, _total = loaded
+        st.caption(f"The CSV holds the newest {len(frame):,} matching decisions "
+                   f"(at most {EXPORT_LIMIT:,}).")
         show_table(frame, "decisions", "report_decisions", height=240)
 
 

@@ -47,7 +47,7 @@ def free_port() -> int:
 
 
 def start_streamlit(port: int, env: dict[str, str], log_path: Path) -> subprocess.Popen:
-    """Start ``streamlit run app.py`` and wait until its health endpoint answers."""
+    """Start ``streamlit run app.py`` and wait until its health endpoint responds."""
     command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
                "--server.address", "127.0.0.1", "--server.headless", "true",
                "--browser.gatherUsageStats", "false"]

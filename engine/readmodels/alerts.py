@@ -47,7 +47,7 @@ def alert_queue(session: Session, statuses: list[str] | None = None,
         query = query.where(Alert.status.in_(statuses))
     if customer.strip():
         query = query.where(Alert.customer_id == customer.strip())
-    rows = session.execute(query.order_by(Alert.created_at.desc(), Alert.id.desc())
+    rows = session.execute(query.order_by(Alert.id.desc())
                            .limit(limit)).all()
     return frame(rows, LIST_COLUMNS)
 

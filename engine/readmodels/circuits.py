@@ -44,7 +44,7 @@ def transitions_by_circuit(session: Session) -> dict[str, dict]:
 def _opened_clause(session: Session, name: str):
     if is_postgres(session):
         # Written literally so that it matches the expression of the GIN index
-        # ix_decisions_circuits, which serves the containment test.
+        # ix_decisions_circuits (jsonb_path_ops), which serves the containment test.
         column = literal_column("(decisions.provenance -> 'circuits')", type_=JSONB)
         return or_(*(column.op("@>")(cast(literal(json.dumps({name: state})), JSONB))
                      for state in NOT_CLOSED))

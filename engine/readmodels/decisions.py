@@ -12,6 +12,9 @@ from engine.geography import chokepoints
 from engine.models import Alert, Customer, Decision, RealityObservation, Signal
 from engine.readmodels.common import ACTIVE, CURRENT, frame
 
+# Counting every match of a broad search over a year of decisions costs
+# seconds, so the count stops here and the page shows "more than".
+COUNT_CAP = 10_000
 LIST_COLUMNS = ["id", "customer_id", "customer", "chokepoint", "severity", "status",
                 "recommended_action", "exposure_usd", "expected_loss_usd", "confidence",
                 "shipment_count", "deadline", "version", "is_expired", "created_at"]
@@ -68,8 +71,12 @@ def _filtered(query, filters: DecisionFilter):
 
 def search_decisions(session: Session, filters: DecisionFilter, limit: int = 200,
                      offset: int = 0) -> tuple[pd.DataFrame, int]:
-    """Return one page of matching decisions (newest first) and the total match count."""
-    total = session.scalar(_filtered(select(func.count()).select_from(Decision), filters))
+    """Return one page of matching decisions (newest first) and the match count.
+
+    The count stops at ``COUNT_CAP + 1``; a count above COUNT_CAP means "more".
+    """
+    matches = _filtered(select(Decision.id), filters).limit(COUNT_CAP + 1).subquery()
+    total = session.scalar(select(func.count()).select_from(matches))
     rows = session.execute(
         _filtered(
             select(Decision.id, Decision.customer_id, Customer.name, Decision.chokepoint,
@@ -80,7 +87,8 @@ def search_decisions(session: Session, filters: DecisionFilter, limit: int = 200
             .join(Customer, Customer.id == Decision.customer_id),
             filters,
         )
-        .order_by(Decision.created_at.desc(), Decision.id.desc())
+        # Ids grow with creation time, and the primary key serves this order.
+        .order_by(Decision.id.desc())
         .limit(limit).offset(offset)
     ).all()
     return frame(rows, LIST_COLUMNS), int(total or 0)

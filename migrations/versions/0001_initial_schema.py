@@ -266,7 +266,7 @@ def _create_read_model_indexes() -> None:
         batch_op.create_index('ix_decisions_created_severity', ['created_at', 'severity'], unique=False, postgresql_include=['exposure_usd'])
         batch_op.create_index('ix_decisions_as_of_severity', ['as_of', 'severity'], unique=False, postgresql_include=['exposure_usd'])
     if op.get_bind().dialect.name == 'postgresql':
-        op.create_index('ix_decisions_circuits', 'decisions', [sa.text("(provenance -> 'circuits')")], unique=False, postgresql_using='gin')
+        op.create_index('ix_decisions_circuits', 'decisions', [sa.text("(provenance -> 'circuits') jsonb_path_ops")], unique=False, postgresql_using='gin')
     with op.batch_alter_table('alerts', schema=None) as batch_op:
         batch_op.create_index('ix_alerts_customer_created', ['customer_id', 'created_at'], unique=False)
 
