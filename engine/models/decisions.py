@@ -37,9 +37,12 @@ class Decision(Base):
               postgresql_include=["exposure_usd"]),
         Index("ix_decisions_as_of_severity", "as_of", "severity",
               postgresql_include=["exposure_usd"]),
-        Index("ix_decisions_circuits", literal_column("provenance -> 'circuits'").label("circuits"),
-              postgresql_using="gin", postgresql_ops={"circuits": "jsonb_path_ops"})
-        .ddl_if(dialect="postgresql"),
+        Index(
+            "ix_decisions_circuits",
+            literal_column("(provenance -> 'circuits')").label("circuits"),
+            postgresql_using="gin",
+            postgresql_ops={"circuits": "jsonb_path_ops"},
+        ).ddl_if(dialect="postgresql"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
