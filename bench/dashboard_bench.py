@@ -145,7 +145,10 @@ def page_functions() -> dict[str, list[tuple[str, Callable]]]:
     settings = get_settings()
     now = utcnow()
     active = decisions.DecisionFilter()
-    searched = decisions.DecisionFilter(active_only=False, severities=["HIGH"], search="Baltic")
+    searched = decisions.DecisionFilter(active_only=False, severities=["HIGH"], search="Baltic",
+                                        created_days=30)
+    searched_all = decisions.DecisionFilter(active_only=False, severities=["HIGH"],
+                                            search="Baltic")
 
     def latest_decision(session):
         found, _total = decisions.search_decisions(session, active, limit=1)
@@ -172,8 +175,13 @@ def page_functions() -> dict[str, list[tuple[str, Callable]]]:
                 s, w, now, now - timedelta(days=120), now))] for w in trends.WINDOWS},
         "Decisions": [
             ("search_decisions[active]", lambda s: decisions.search_decisions(s, active)),
-            ("search_decisions[HIGH, 'Baltic', all]",
+            ("search_decisions[HIGH, 'Baltic', last 30 days]",
              lambda s: decisions.search_decisions(s, searched)),
+        ],
+        # Searching a year of history is a deliberate choice in the filters.
+        "Decisions (all history)": [
+            ("search_decisions[HIGH, 'Baltic', all history]",
+             lambda s: decisions.search_decisions(s, searched_all)),
             ("decision_detail", latest_decision),
         ],
         "Alerts": [

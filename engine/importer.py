@@ -287,7 +287,8 @@ def _upsert(session: Session, model, rows: list[dict]) -> tuple[int, int]:
     ids = [r["id"] for r in rows]
     existing: set[str] = set()
     for start in range(0, len(ids), 1000):
-        existing.update(session.scalars(select(model.id).where(model.id.in_(ids[start:start + 1000]))))
+        chunk_ids = ids[start:start + 1000]
+        existing.update(session.scalars(select(model.id).where(model.id.in_(chunk_ids))))
     dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
     for start in range(0, len(rows), 500):
         chunk = rows[start:start + 500]

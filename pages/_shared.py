@@ -53,12 +53,16 @@ def describe_failure(exc: BaseException, what: str) -> str:
     from engine.db import DatabaseBusyError
 
     if isinstance(exc, DatabaseBusyError):
-        return f"{what} is unavailable: the database is busy (every pooled connection is in use). It will show again shortly."
+        return (f"{what} is unavailable: the database is busy (every pooled connection is "
+                "in use). It will show again shortly.")
     if isinstance(exc, (OperationalError, InterfaceError)):
-        return f"{what} is unavailable: the database is not answering. It will show again once the database is back."
+        return (f"{what} is unavailable: the database is not answering. It will show again "
+                "once the database is back.")
     if isinstance(exc, redis.RedisError):
-        return f"{what} is unavailable: Redis is not answering. The rest of the dashboard still works."
-    return f"{what} could not be shown ({type(exc).__name__}). The logs of the dashboard process have the details."
+        return (f"{what} is unavailable: Redis is not answering. The rest of the dashboard "
+                "still works.")
+    return (f"{what} could not be shown ({type(exc).__name__}). The dashboard's log has "
+            "the details.")
 
 
 def read(fn: Callable, *args, what: str):

@@ -52,10 +52,14 @@ def filters() -> dict:
 
     places = chokepoints()
     with st.container(border=True):
-        top = st.columns([3, 1])
-        search = top[0].text_input("Search", key="decision_search",
-                                   placeholder="Decision id, customer id or name, chokepoint, action")
+        top = st.columns([3, 1, 1])
+        search = top[0].text_input(
+            "Search", key="decision_search",
+            placeholder="Decision id, customer id or name, chokepoint, action")
         active = top[1].toggle("Active book only", value=True, key="decision_active")
+        days = top[2].selectbox("Created in the last", [7, 30, 90, 365, None], index=1,
+                                key="decision_days", disabled=active,
+                                format_func=lambda d: "all history" if d is None else f"{d} days")
         cols = st.columns(4)
         statuses = cols[0].multiselect("Status", STATUSES, key="decision_status")
         severities = cols[1].multiselect("Severity", SEVERITIES, key="decision_severity")
@@ -63,7 +67,8 @@ def filters() -> dict:
                                     format_func=lambda k: places[k].name)
         actions = cols[3].multiselect("Recommended action", ACTIONS, key="decision_action")
     return {"statuses": statuses, "severities": severities, "chokepoints": where,
-            "actions": actions, "active_only": active, "search": search}
+            "actions": actions, "active_only": active, "search": search,
+            "created_days": None if active else days}
 
 
 def _remember_selection() -> None:

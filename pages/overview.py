@@ -51,7 +51,8 @@ def api_stats():
     try:
         return metrics_reader(url).read(), None
     except MetricsUnavailableError as exc:
-        return None, f"the ops API's metrics at {url} could not be read ({type(exc.__cause__).__name__})"
+        cause = type(exc.__cause__).__name__
+        return None, f"the ops API's metrics at {url} could not be read ({cause})"
 
 
 @st.cache_data(ttl=READ_TTL, show_spinner=False)
@@ -85,14 +86,16 @@ def show_health(health: dict) -> None:
     tick = health.get("last_tick") or {}
     redis_state = health["redis"]
     cols = st.columns(4)
-    cols[0].metric("Database", health["database"]["state"],
-                   f"{health['database'].get('latency_ms', 0):.1f} ms", delta_color="off", delta_arrow="off")
+    latency = health["database"].get("latency_ms", 0)
+    cols[0].metric("Database", health["database"]["state"], f"{latency:.1f} ms",
+                   delta_color="off", delta_arrow="off")
     cols[1].metric("Redis", redis_state["state"],
                    redis_state.get("error") or f"{redis_state.get('latency_ms', 0):.1f} ms",
                    delta_color="off", delta_arrow="off")
     age = worker.get("heartbeat_age_seconds")
     cols[2].metric("Worker heartbeat", worker.get("state", "unknown"),
-                   "no heartbeat yet" if age is None else f"{age:,.0f} s ago", delta_color="off", delta_arrow="off")
+                   "no heartbeat yet" if age is None else f"{age:,.0f} s ago",
+                   delta_color="off", delta_arrow="off")
     tick_age = tick.get("age_seconds")
     cols[3].metric("Last tick", tick.get("status", "none"),
                    "no tick yet" if tick_age is None else f"{tick_age:,.0f} s ago",

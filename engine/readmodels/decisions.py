@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import pandas as pd
 from sqlalchemy import func, or_, select
@@ -10,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from engine.geography import chokepoints
 from engine.models import Alert, Customer, Decision, RealityObservation, Signal
+from engine.models.base import utcnow
 from engine.readmodels.common import ACTIVE, CURRENT, frame
 
 # Counting every match of a broad search over a year of decisions costs
@@ -28,6 +30,8 @@ class DecisionFilter:
     actions: list[str] = field(default_factory=list)
     active_only: bool = True
     search: str = ""
+    # Only decisions created in the last N days; None searches all history.
+    created_days: int | None = None
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)
@@ -66,6 +70,8 @@ def _filtered(query, filters: DecisionFilter):
         query = query.where(Decision.recommended_action.in_(filters.actions))
     if filters.search.strip():
         query = query.where(_search_clause(filters.search))
+    if filters.created_days:
+        query = query.where(Decision.created_at > utcnow() - timedelta(days=filters.created_days))
     return query
 
 

@@ -142,6 +142,6 @@ def lane_paths() -> list[dict]:
     result = []
     for lane in LANES.values():
         path = _path(lane.id, lane.origins[0], lane.destinations[0])
-        result.append({"lane": lane.id, "name": lane.name,
-                       "lat": [p[1] for p in path], "lon": [(p[2] + 180) % 360 - 180 for p in path]})
+        result.append({"lane": lane.id, "name": lane.name, "lat": [p[1] for p in path],
+                       "lon": [(p[2] + 180) % 360 - 180 for p in path]})
     return result

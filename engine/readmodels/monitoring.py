@@ -89,7 +89,8 @@ def _api_lights(api: ApiStats | None, api_error: str | None) -> list[Light]:
               grade_above(None if api.error_rate is None else api.error_rate * 100, 1, 5),
               "no requests" if api.error_rate is None else f"{api.error_rate:.2%}",
               "> 1 % / > 5 %",
-              f"5xx share of http_requests_total {api.window_label} ({api.requests:,.0f} requests)"),
+              f"5xx share of http_requests_total {api.window_label} "
+              f"({api.requests:,.0f} requests)"),
     ]
 
 
