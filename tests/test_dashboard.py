@@ -156,3 +156,33 @@ def test_password_sign_in_roles(pg_env, monkeypatch):
     viewer_free.switch_page(PAGES["maintenance"]).run()
     assert viewer_free.session_state["identity"].role == "operator"
     assert not viewer_free.button(key="vacuum_button").disabled
+
+
+OIDC_SECRETS = {"auth": {"redirect_uri": "http://localhost:8501/oauth2callback",
+                         "cookie_secret": "test-cookie-secret", "client_id": "riskcast",
+                         "client_secret": "secret",
+                         "server_metadata_url": "http://127.0.0.1:9/.well-known/openid"}}
+
+
+def test_oidc_sign_in_roles(pg_env, monkeypatch):
+    monkeypatch.setenv("DASHBOARD_OPERATORS", "lead@example.com")
+    reset_settings_cache()
+
+    signed_out = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    signed_out.secrets = OIDC_SECRETS
+    signed_out.user = {"is_logged_in": False}
+    signed_out.run()
+    assert signed_out.button[0].label == "Sign in"
+
+    lead = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    lead.secrets = OIDC_SECRETS
+    lead.user = {"is_logged_in": True, "email": "lead@example.com"}
+    lead.run()
+    analyst = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    analyst.secrets = OIDC_SECRETS
+    analyst.user = {"is_logged_in": True, "email": "analyst@example.com"}
+    analyst.run()
+
+    assert lead.session_state["identity"].role == "operator"
+    assert lead.session_state["identity"].actor == "dashboard:lead@example.com"
+    assert analyst.session_state["identity"].role == "viewer"
