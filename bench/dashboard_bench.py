@@ -177,12 +177,12 @@ def page_functions() -> dict[str, list[tuple[str, Callable]]]:
             ("search_decisions[active]", lambda s: decisions.search_decisions(s, active)),
             ("search_decisions[HIGH, 'Baltic', last 30 days]",
              lambda s: decisions.search_decisions(s, searched)),
+            ("decision_detail", latest_decision),
         ],
         # Searching a year of history is a deliberate choice in the filters.
         "Decisions (all history)": [
             ("search_decisions[HIGH, 'Baltic', all history]",
              lambda s: decisions.search_decisions(s, searched_all)),
-            ("decision_detail", latest_decision),
         ],
         "Alerts": [
             ("alerts_by_status", alerts.alerts_by_status),

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import pandas as pd
-from sqlalchemy import func, select
+from sqlalchemy import false, func, select
 from sqlalchemy.orm import Session
 
 from engine.models import Alert, Customer, Decision, PipelineRun
 
-ACTIVE = Decision.is_expired.is_(False)
+# "= false" (not "IS false") lets PostgreSQL use the partial index ix_decisions_active_book.
+ACTIVE = Decision.is_expired == false()
 CURRENT = Decision.status.notin_(("SUPERSEDED", "EXPIRED"))
 
 

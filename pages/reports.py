@@ -80,11 +80,11 @@ def decision_export() -> None:
         "active_only": cols[3].toggle("Active book only", value=True, key="report_active"),
         "search": st.text_input("Search", key="report_search",
                                 placeholder="Decision id, customer id or name, chokepoint"),
-        "created_days": st.selectbox("Created in the last", [7, 30, 90, 365, None], index=1,
-                                     key="report_days",
-                                     format_func=lambda d: "all history" if d is None
-                                     else f"{d} days"),
     }
+    days = st.selectbox("Created in the last (for the whole history)", [7, 30, 90, 365, None],
+                        index=1, key="report_days", disabled=filters["active_only"],
+                        format_func=lambda d: "all history" if d is None else f"{d} days")
+    filters["created_days"] = None if filters["active_only"] else days
     loaded = read(load_decisions, filters, what="The decision export")
     if loaded is not None:
         frame, _total = loaded

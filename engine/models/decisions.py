@@ -13,6 +13,7 @@ from sqlalchemy import (
     String,
     UniqueConstraint,
     literal_column,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -33,6 +34,11 @@ class Decision(Base):
         # Read-model indexes: customer activity, severity trends by wall and
         # domain time, and decisions made while a circuit was open.
         Index("ix_decisions_customer_created", "customer_id", "created_at"),
+        # Covers the active book, so the overview and exposure sums read only this index.
+        Index("ix_decisions_active_book", "customer_id",
+              postgresql_include=["exposure_usd", "expected_loss_usd", "severity", "chokepoint",
+                                  "status", "shipment_count"],
+              postgresql_where=text("NOT is_expired"), sqlite_where=text("is_expired = 0")),
         Index("ix_decisions_created_severity", "created_at", "severity",
               postgresql_include=["exposure_usd"]),
         Index("ix_decisions_as_of_severity", "as_of", "severity",

@@ -5,14 +5,16 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 import pandas as pd
-from sqlalchemy import Integer, cast, func, literal, text
+from sqlalchemy import Integer, cast, false, func, literal, text
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from engine.models import Decision
 
 # Active means "still in the book": not expired, not replaced by a newer version.
-ACTIVE = Decision.is_expired.is_(False)
+# "= false", not "IS false": only the former matches the partial index
+# ix_decisions_active_book.
+ACTIVE = Decision.is_expired == false()
 CURRENT = Decision.status.notin_(("SUPERSEDED", "EXPIRED"))
 SEVERITY_ORDER = ("CRITICAL", "HIGH", "MEDIUM", "LOW")
 _EPOCH = datetime(2000, 1, 1)

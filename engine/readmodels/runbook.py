@@ -15,7 +15,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import pandas as pd
-from sqlalchemy import func, select
+from sqlalchemy import false, func, select
 from sqlalchemy.orm import Session
 
 from engine.models import Decision
@@ -26,7 +26,7 @@ def active_decisions_by_customer(session: Session) -> pd.DataFrame:
     total = func.sum(Decision.exposure_usd).label("total_exposure")
     rows = session.execute(
         select(Decision.customer_id, func.count().label("count"), total)
-        .where(Decision.is_expired.is_(False))
+        .where(Decision.is_expired == false())
         .group_by(Decision.customer_id)
         .order_by(total.desc())
     ).all()
