@@ -18,6 +18,8 @@ class Alert(Base):
         Index("ix_alerts_decision", "decision_id"),
         Index("ix_alerts_created_at", "created_at"),
         Index("ix_alerts_customer_created", "customer_id", "created_at"),
+        # Counting alerts by status reads this small deduplicated index only.
+        Index("ix_alerts_status", "status"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 import pandas as pd
-from sqlalchemy import Integer, cast, false, func, literal, text
+from sqlalchemy import Integer, cast, false, func, literal_column, text
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -27,9 +27,12 @@ def is_postgres(session: Session) -> bool:
 def time_bucket(session: Session, column, seconds: int) -> ColumnElement:
     """Floor ``column`` to ``seconds``-wide UTC buckets, in SQL."""
     if is_postgres(session):
+        # Literals, not bind parameters, so that GROUP BY matches the SELECT
+        # expression and PostgreSQL computes it once per row.
         return func.date_bin(
-            text(f"interval '{int(seconds)} seconds'"), func.timezone("UTC", column),
-            literal(_EPOCH),
+            text(f"interval '{int(seconds)} seconds'"),
+            func.timezone(literal_column("'UTC'"), column),
+            literal_column(f"timestamp '{_EPOCH:%Y-%m-%d}'"),
         )
     epoch = cast(func.strftime("%s", column), Integer)
     return func.datetime((epoch / seconds) * seconds, "unixepoch")

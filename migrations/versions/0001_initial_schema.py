@@ -270,6 +270,7 @@ def _create_read_model_indexes() -> None:
         op.create_index('ix_decisions_circuits', 'decisions', [sa.text("(provenance -> 'circuits') jsonb_path_ops")], unique=False, postgresql_using='gin')
     with op.batch_alter_table('alerts', schema=None) as batch_op:
         batch_op.create_index('ix_alerts_customer_created', ['customer_id', 'created_at'], unique=False)
+        batch_op.create_index('ix_alerts_status', ['status'], unique=False)
 
 
 def downgrade() -> None:
