@@ -191,7 +191,8 @@ def drill_down() -> None:
         return
     _answers.header(detail)
     actions(detail["decision"])
-    _answers.seven_answers(detail, domain_now())
+    now = read(domain_now, what="The replay date")
+    _answers.seven_answers(detail, now or detail["decision"]["as_of"])
     _answers.provenance(detail)
 
 
