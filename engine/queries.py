@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import pandas as pd
-from sqlalchemy import func, select
+from sqlalchemy import false, func, select
 from sqlalchemy.orm import Session
 
 from engine.models import Alert, Customer, Decision, PipelineRun
 
-ACTIVE = Decision.is_expired.is_(False)
+# "= false" (not "IS false") lets PostgreSQL use the partial index ix_decisions_active_book.
+ACTIVE = Decision.is_expired == false()
 CURRENT = Decision.status.notin_(("SUPERSEDED", "EXPIRED"))
 
 
 def overview(session: Session) -> dict:
-    active, exposure = session.execute(
-        select(func.count(), func.coalesce(func.sum(Decision.exposure_usd), 0.0))
+    """Key figures of the active book, the alert queue and the last pipeline tick."""
+    active, exposure, loss, customers = session.execute(
+        select(func.count(), func.coalesce(func.sum(Decision.exposure_usd), 0.0),
+               func.coalesce(func.sum(Decision.expected_loss_usd), 0.0),
+               func.count(func.distinct(Decision.customer_id)))
         .where(ACTIVE, CURRENT)
     ).one()
     by_severity = dict(
@@ -31,6 +35,8 @@ def overview(session: Session) -> dict:
     return {
         "active_decisions": int(active),
         "total_exposure_usd": float(exposure),
+        "expected_loss_usd": float(loss),
+        "customers_affected": int(customers),
         "decisions_by_severity": by_severity,
         "alerts_by_status": by_status,
         "replay_at": last_tick.replay_at if last_tick else None,
@@ -40,6 +46,7 @@ def overview(session: Session) -> dict:
 
 
 def exposure_by_customer(session: Session, limit: int = 50) -> pd.DataFrame:
+    """Active exposure per customer, largest first."""
     rows = session.execute(
         select(
             Decision.customer_id,

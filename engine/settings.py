@@ -27,6 +27,7 @@ _SECRET_NAMES = (
     "TWILIO_AUTH_TOKEN",
     "POLYMARKET_API_KEY",
     "DASHBOARD_PASSWORD",
+    "DASHBOARD_OPERATOR_PASSWORD",
     "AIS_API_KEY",
 )
 
@@ -105,7 +106,16 @@ class Settings(BaseSettings):
     RATE_LIMIT_PER_MINUTE: int = Field(60, ge=1, le=1_000_000)
     # Shared by every process on one host (or pod) so that /metrics sums them.
     PROMETHEUS_MULTIPROC_DIR: str = Field(str(DEFAULT_METRICS_DIR), min_length=1)
+    # Dashboard sign-in: DASHBOARD_PASSWORD lets people view, and
+    # DASHBOARD_OPERATOR_PASSWORD lets them also act. With an OIDC provider in
+    # .streamlit/secrets.toml, DASHBOARD_OPERATORS lists the e-mail addresses
+    # (or @domains) that get the operator role.
     DASHBOARD_PASSWORD: SecretStr | None = None
+    DASHBOARD_OPERATOR_PASSWORD: SecretStr | None = None
+    DASHBOARD_OPERATORS: str = ""
+    # The ops API's Prometheus endpoint, read for API latency and error rate.
+    DASHBOARD_METRICS_URL: str | None = None
+    DASHBOARD_REFRESH_SECONDS: int = Field(30, ge=0, le=3600)
 
     # Live source endpoints. An unset URL leaves that live source off.
     POLYMARKET_API_URL: str | None = "https://gamma-api.polymarket.com"
@@ -238,6 +248,15 @@ class Settings(BaseSettings):
                 f"must be greater than TWILIO_TIMEOUT_SECONDS ({timeout:g}), so that a "
                 "claimed alert's lease outlives any single send"
             )
+        return value
+
+    @field_validator("DASHBOARD_METRICS_URL")
+    @classmethod
+    def _check_metrics_url(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL such as http://api:8000/metrics")
         return value
 
     @field_validator("REPLAY_START", "REPLAY_END")

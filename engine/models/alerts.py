@@ -24,6 +24,9 @@ class Alert(Base):
         Index("ix_alerts_recipient_sent", "recipient", "sent_at"),
         Index("ix_alerts_kind_sent", "kind", "sent_at"),
         Index("ix_alerts_recipient_reference", "recipient", "reference"),
+        Index("ix_alerts_customer_created", "customer_id", "created_at"),
+        # Counting alerts by status reads this small deduplicated index only.
+        Index("ix_alerts_status", "status"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)

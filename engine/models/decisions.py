@@ -12,6 +12,8 @@ from sqlalchemy import (
     Integer,
     String,
     UniqueConstraint,
+    literal_column,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -29,6 +31,24 @@ class Decision(Base):
         Index("ix_decisions_created_at", "created_at"),
         Index("ix_decisions_status", "status"),
         Index("ix_decisions_expires_at", "expires_at"),
+        # Read-model indexes: customer activity, severity trends by wall and
+        # domain time, and decisions made while a circuit was open.
+        Index("ix_decisions_customer_created", "customer_id", "created_at"),
+        # Covers the active book, so the overview and exposure sums read only this index.
+        Index("ix_decisions_active_book", "customer_id",
+              postgresql_include=["exposure_usd", "expected_loss_usd", "severity", "chokepoint",
+                                  "status", "shipment_count"],
+              postgresql_where=text("NOT is_expired"), sqlite_where=text("is_expired = 0")),
+        Index("ix_decisions_created_severity", "created_at", "severity",
+              postgresql_include=["exposure_usd"]),
+        Index("ix_decisions_as_of_severity", "as_of", "severity",
+              postgresql_include=["exposure_usd"]),
+        Index(
+            "ix_decisions_circuits",
+            literal_column("(provenance -> 'circuits')").label("circuits"),
+            postgresql_using="gin",
+            postgresql_ops={"circuits": "jsonb_path_ops"},
+        ).ddl_if(dialect="postgresql"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)

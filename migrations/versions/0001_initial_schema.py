@@ -335,6 +335,21 @@ def upgrade() -> None:
         batch_op.create_index('ix_message_events_alert_at', ['alert_id', 'at'], unique=False)
         batch_op.create_index('ix_message_events_sid', ['message_sid'], unique=False)
 
+    _create_read_model_indexes()
+
+
+def _create_read_model_indexes() -> None:
+    # Indexes that serve the dashboard's aggregations (engine/readmodels).
+    with op.batch_alter_table('decisions', schema=None) as batch_op:
+        batch_op.create_index('ix_decisions_customer_created', ['customer_id', 'created_at'], unique=False)
+        batch_op.create_index('ix_decisions_active_book', ['customer_id'], unique=False, postgresql_include=['exposure_usd', 'expected_loss_usd', 'severity', 'chokepoint', 'status', 'shipment_count'], postgresql_where=sa.text('NOT is_expired'), sqlite_where=sa.text('is_expired = 0'))
+        batch_op.create_index('ix_decisions_created_severity', ['created_at', 'severity'], unique=False, postgresql_include=['exposure_usd'])
+        batch_op.create_index('ix_decisions_as_of_severity', ['as_of', 'severity'], unique=False, postgresql_include=['exposure_usd'])
+    if op.get_bind().dialect.name == 'postgresql':
+        op.create_index('ix_decisions_circuits', 'decisions', [sa.text("(provenance -> 'circuits') jsonb_path_ops")], unique=False, postgresql_using='gin')
+    with op.batch_alter_table('alerts', schema=None) as batch_op:
+        batch_op.create_index('ix_alerts_customer_created', ['customer_id', 'created_at'], unique=False)
+        batch_op.create_index('ix_alerts_status', ['status'], unique=False)
 
 
 def downgrade() -> None:
