@@ -3,7 +3,7 @@
 from engine.models.alerts import Alert, ConversationWindow
 from engine.models.base import Base
 from engine.models.book import Customer, Shipment
-from engine.models.decisions import Decision
+from engine.models.decisions import Decision, SourceForecast
 from engine.models.ops import (
     ApiKey,
     AuditEntry,
@@ -34,6 +34,7 @@ __all__ = [
     "ReplayState",
     "Shipment",
     "Signal",
+    "SourceForecast",
     "SourceStatus",
     "WorkerHeartbeat",
 ]
