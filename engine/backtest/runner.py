@@ -175,7 +175,7 @@ def decision_frame(engine: Engine) -> pd.DataFrame:
     ])
     frame["as_of"] = pd.to_datetime(frame["as_of"], utc=True)
     frame["through_focus"] = [
-        any(FOCUS in [step["chokepoint"] for step in w["route"]] for w in a["when"])
+        any(FOCUS in w["route"] for w in a["when"])
         for a in frame["answers"]
     ]
     return frame

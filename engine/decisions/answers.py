@@ -12,6 +12,7 @@ import hashlib
 import json
 from datetime import datetime, timedelta
 
+import numpy as np
 import pandas as pd
 
 from engine.decisions import costs
@@ -23,47 +24,114 @@ from engine.geography import chokepoints
 
 ANSWER_KEYS = ("what", "when", "how_bad", "why", "what_to_do", "by_when", "confidence")
 MIN_VALIDITY = timedelta(hours=24)
-
-
+# The "when" answer lists at most this many shipments, earliest first.
+MAX_LISTED_SHIPMENTS = 100
+TIME_FORMAT = "%Y-%m-%dT%H:%M+00:00"
 LEG_FIELDS = [
-    "decision", "id", "lane", "origin_port", "destination_port", "route", "status", "etd",
-    "eta", "reaches_at", "value", "feu", "expected_loss", "best_action", "also_avoids",
-    "alternative_name", "alternative_extra_days", "avoidable", "reroute_deadline",
+    "decision", "id", "lane", "origin_port", "destination_port", "status", "etd_text",
+    "eta_text", "reaches_text", "reaches_at", "value", "feu", "expected_loss",
+    "best_action", "also_avoids", "alternative_name", "alternative_extra_days",
+    "avoidable", "reroute_text", "route_chokepoints",
 ]
 
 
-def leg_records(legs: pd.DataFrame) -> list[dict]:
-    """The legs as plain dicts, converted once for the whole batch."""
-    return legs[LEG_FIELDS].to_dict("records")
+class LegSlice:
+    """The legs of one decision: a range of rows in columns converted once per batch."""
+
+    def __init__(self, columns: dict[str, list], start: int, end: int) -> None:
+        self.columns = columns
+        self.start = start
+        self.end = end
+
+    def __len__(self) -> int:
+        return self.end - self.start
+
+    def column(self, name: str) -> list:
+        return self.columns[name][self.start:self.end]
+
+    def rows(self, limit: int) -> list[dict]:
+        stop = min(self.end, self.start + limit)
+        return [{name: values[i] for name, values in self.columns.items()}
+                for i in range(self.start, stop)]
+
+
+def leg_columns(legs: pd.DataFrame) -> dict[str, list]:
+    """The legs as Python lists per field, times already formatted, for the whole batch."""
+    legs = legs.assign(
+        etd_text=_format(legs["etd"]),
+        eta_text=_format(legs["eta"]),
+        reaches_text=_format(legs["reaches_at"]),
+        reroute_text=_format(legs["reroute_deadline"]),
+        route_chokepoints=_routes(legs),
+    )
+    columns = {name: legs[name].tolist() for name in LEG_FIELDS if name != "reaches_at"}
+    columns["reaches_at"] = list(legs["reaches_at"].dt.to_pydatetime())
+    return columns
+
+
+def _format(times: pd.Series) -> np.ndarray:
+    return times.dt.tz_convert("UTC").dt.strftime(TIME_FORMAT).to_numpy(object)
+
+
+def _routes(legs: pd.DataFrame) -> list[list[str]]:
+    """Per leg, the chokepoints of the shipment's route in order (one plan per plan_key)."""
+    plans = {}
+    for key, position in legs.groupby("plan_key", sort=False).indices.items():
+        first = legs.iloc[position[0]]
+        plans[key] = list(plan_route(first["lane"], first["origin_port"],
+                                     first["destination_port"], tuple(first["route"])).chokepoints)
+    return [plans[key] for key in legs["plan_key"].to_numpy()]
 
 
 def event_confidence(event: ChokepointEvent, circuits: dict[str, str]) -> tuple[float, list]:
     return confidence(event, circuits)
 
 
-def build_draft(group: list[dict], total: dict, event: ChokepointEvent, as_of: datetime,
-                circuits: dict[str, str], trust: tuple[float, list[str]]) -> DecisionDraft:
-    """Assemble the DecisionDraft of one customer and event from its legs and totals."""
+def _chosen(total: dict) -> tuple[str, float, float, datetime | None, str | None]:
+    """The recommended action with its cost, net benefit, deadline and deadline kind."""
     action = str(total["action"])
     key = action.lower()
     if action in ("REROUTE", "DELAY", "INSURE"):
-        cost = float(total[f"{key}_chosen_cost"])
-        net = float(total[f"{key}_gain"])
-        deadline = _timestamp(total[f"{key}_chosen_deadline"])
-        deadline_kind = "act"
-    else:
-        cost, net = 0.0, 0.0
-        deadline = _earliest([total[f"{a}_feasible_deadline"] for a in ("reroute", "delay",
-                                                                       "insure")])
-        deadline_kind = "review" if action == "MONITOR" and deadline else None
-        if action == "DO_NOTHING":
-            deadline = None
+        return (action, float(total[f"{key}_chosen_cost"]), float(total[f"{key}_gain"]),
+                _timestamp(total[f"{key}_chosen_deadline"]), "act")
+    if action == "DO_NOTHING":
+        return action, 0.0, 0.0, None, None
+    review = _earliest([total[f"{a}_feasible_deadline"] for a in ("reroute", "delay",
+                                                                   "insure")])
+    return action, 0.0, 0.0, review, "review" if review else None
 
+
+def fingerprint(group: LegSlice, total: dict, event: ChokepointEvent,
+                trust: tuple[float, list[str]]) -> str:
+    """Hash what a reader would see change, leaving out input ages and as_of."""
+    action, cost, _net, deadline, _kind = _chosen(total)
+    content = [
+        action,
+        str(total["severity"]),
+        round(float(total["exposure"]), -2),
+        round(float(total["expected_loss"]), -2),
+        round(cost, -2),
+        deadline.isoformat() if deadline else None,
+        round(event.probability, 3),
+        event.status,
+        trust[0],
+        sorted(zip(group.column("id"), group.column("best_action"))),
+        [round(float(total[f"wait_{h}h"]), -2) for h in WAIT_HOURS],
+    ]
+    return hashlib.sha256(json.dumps(content, default=str).encode()).hexdigest()
+
+
+def build_draft(group: LegSlice, total: dict, event: ChokepointEvent, as_of: datetime,
+                circuits: dict[str, str], trust: tuple[float, list[str]],
+                fingerprint: str) -> DecisionDraft:
+    """Assemble the DecisionDraft of one customer and event from its legs and totals."""
+    action, cost, net, deadline, deadline_kind = _chosen(total)
+    key = action.lower()
     exposure = float(total["exposure"])
     expected_loss = float(total["expected_loss"])
     value, reasons = trust
     waiting = {f"{h}h": round(float(total[f"wait_{h}h"]), 2) for h in WAIT_HOURS}
-    last_pass = _timestamp(group[-1]["reaches_at"])
+    last_pass = max(group.column("reaches_at"))
     expires_at = max(last_pass, as_of + MIN_VALIDITY)
     tolerance = str(total["tolerance"])
 
@@ -96,8 +164,8 @@ def build_draft(group: list[dict], total: dict, event: ChokepointEvent, as_of: d
         "confidence": {"value": value, "reasons": list(reasons),
                        "cost_of_waiting_usd": waiting},
     }
-    provenance = _provenance(event, circuits, as_of)
-    fingerprint = _fingerprint(answers, action, deadline)
+    if len(group) > MAX_LISTED_SHIPMENTS:
+        answers["shipments_not_listed"] = len(group) - MAX_LISTED_SHIPMENTS
     return DecisionDraft(
         customer_id=str(total["customer_id"]), event_key=event.event_key,
         chokepoint=event.chokepoint, severity=str(total["severity"]),
@@ -105,7 +173,8 @@ def build_draft(group: list[dict], total: dict, event: ChokepointEvent, as_of: d
         expected_loss_usd=round(expected_loss, 2), action_cost_usd=round(cost, 2),
         net_benefit_usd=round(net, 2), probability=event.probability, confidence=value,
         shipment_count=int(total["shipments"]), deadline=deadline, expires_at=expires_at,
-        as_of=as_of, answers=answers, provenance=provenance, fingerprint=fingerprint,
+        as_of=as_of, answers=answers, provenance=_provenance(event, circuits, as_of),
+        fingerprint=fingerprint,
     )
 
 
@@ -137,13 +206,9 @@ def _why(event: ChokepointEvent) -> dict:
     }
 
 
-def _when(group: list[dict]) -> list[dict]:
+def _when(group: LegSlice) -> list[dict]:
     rows = []
-    for leg in group:
-        plan = plan_route(leg["lane"], leg["origin_port"], leg["destination_port"],
-                          tuple(leg["route"]))
-        etd, eta = leg["etd"], leg["eta"]
-        voyage = eta - etd
+    for leg in group.rows(MAX_LISTED_SHIPMENTS):
         avoidable = bool(leg["avoidable"])
         rows.append({
             "shipment_id": leg["id"],
@@ -151,21 +216,18 @@ def _when(group: list[dict]) -> list[dict]:
             "origin": leg["origin_port"],
             "destination": leg["destination_port"],
             "status": leg["status"],
-            "etd": _iso(etd),
-            "eta": _iso(eta),
-            "reaches_at": _iso(leg["reaches_at"]),
+            "etd": leg["etd_text"],
+            "eta": leg["eta_text"],
+            "reaches_at": leg["reaches_text"],
             "value_usd": round(float(leg["value"]), 2),
             "containers": int(leg["feu"]),
             "expected_loss_usd": round(float(leg["expected_loss"]), 2),
             "best_action": leg["best_action"],
-            "route": [
-                {"chokepoint": step.chokepoint, "reaches_at": _iso(etd + voyage * step.progress)}
-                for step in plan.legs
-            ],
-            "also_avoids": list(leg["also_avoids"]),
+            "route": leg["route_chokepoints"],
+            "also_avoids": leg["also_avoids"].split(",") if leg["also_avoids"] else [],
             "alternative": leg["alternative_name"] or None,
             "alternative_extra_days": float(leg["alternative_extra_days"]) if avoidable else None,
-            "reroute_deadline": _iso(leg["reroute_deadline"]) if avoidable else None,
+            "reroute_deadline": leg["reroute_text"] if avoidable else None,
         })
     return rows
 
@@ -245,25 +307,6 @@ def _provenance(event: ChokepointEvent, circuits: dict[str, str], as_of: datetim
     }
 
 
-def _fingerprint(answers: dict, action: str, deadline: datetime | None) -> str:
-    """Hash what a reader would see change, leaving out input ages and as_of."""
-    how_bad = answers["how_bad"]
-    content = [
-        action,
-        how_bad["severity"],
-        round(how_bad["exposure_usd"], -2),
-        round(how_bad["expected_loss_usd"], -2),
-        round(answers["what_to_do"]["cost_usd"], -2),
-        deadline.isoformat() if deadline else None,
-        round(how_bad["probability"], 3),
-        answers["what"]["reconciliation"],
-        answers["confidence"]["value"],
-        sorted((w["shipment_id"], w["best_action"]) for w in answers["when"]),
-        {k: round(v, -2) for k, v in answers["confidence"]["cost_of_waiting_usd"].items()},
-    ]
-    return hashlib.sha256(json.dumps(content, default=str).encode()).hexdigest()
-
-
 def _timestamp(value) -> datetime | None:
     if value is None or value is pd.NaT:
         return None
@@ -279,7 +322,3 @@ def _earliest(values) -> datetime | None:
     return min(present) if present else None
 
 
-def _iso(value) -> str | None:
-    if value is None or value is pd.NaT:
-        return None
-    return value.isoformat()

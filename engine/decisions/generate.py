@@ -9,11 +9,13 @@ number of legs and not with Python loops over shipments.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import select
+from sqlalchemy import case, null, select
 from sqlalchemy.orm import Session
 
 from engine.decisions import answers as answer_builder
@@ -22,12 +24,16 @@ from engine.decisions.config import DecisionConfig
 from engine.decisions.draft import WAIT_HOURS, DecisionDraft
 from engine.decisions.events import ChokepointEvent
 from engine.decisions.routes import route_legs
+from engine.geography import LANES
 from engine.decisions.severity import SEVERITIES, severities_for
 from engine.models import Customer, Shipment
 
 log = logging.getLogger(__name__)
 
 HORIZON = timedelta(days=30)
+LOAD_BATCH = 20_000
+# Decisions drafted and stored per batch, which bounds memory on a large book.
+WRITE_BATCH = 1_000
 # Cover must be bound before the vessel enters the area.
 INSURE_BIND_BEFORE = timedelta(hours=24)
 ACTIVE_ACTIONS = ("REROUTE", "DELAY", "INSURE")
@@ -40,10 +46,13 @@ SHIPMENT_COLUMNS = [
 def load_open_shipments(session: Session, as_of: datetime,
                         horizon: timedelta = HORIZON) -> pd.DataFrame:
     """Booked and sailing shipments that can reach a chokepoint within ``horizon``."""
-    rows = session.execute(
+    # Lanes the geography knows fix the route, so only other shipments need
+    # their stored route parsed.
+    stored_route = case((Shipment.lane.in_(sorted(LANES)), null()), else_=Shipment.route)
+    statement = (
         select(
             Shipment.id, Shipment.customer_id, Shipment.lane, Shipment.origin_port,
-            Shipment.destination_port, Shipment.route, Shipment.cargo_value_usd,
+            Shipment.destination_port, stored_route, Shipment.cargo_value_usd,
             Shipment.container_count, Shipment.etd, Shipment.eta, Shipment.status,
             Customer.risk_tolerance,
         )
@@ -53,9 +62,17 @@ def load_open_shipments(session: Session, as_of: datetime,
             Shipment.eta > as_of,
             Shipment.etd < as_of + horizon,
         )
-    ).all()
+        .execution_options(yield_per=LOAD_BATCH)
+    )
+    # Rows arrive in batches from one server-side cursor and become columns
+    # at once, so a large book never sits in memory as Python row objects.
+    parts = [_frame(rows) for rows in session.execute(statement).partitions()]
+    return pd.concat(parts, ignore_index=True) if parts else _frame([])
+
+
+def _frame(rows) -> pd.DataFrame:
     frame = pd.DataFrame(rows, columns=SHIPMENT_COLUMNS)
-    frame["route"] = [tuple(r) if r else () for r in frame["route"]]
+    frame["route"] = [tuple(r) if r else () for r in frame["route"].tolist()]
     for column in ("etd", "eta"):
         frame[column] = pd.to_datetime(frame[column], utc=True)
     frame["value"] = frame["value"].astype(float)
@@ -63,46 +80,97 @@ def load_open_shipments(session: Session, as_of: datetime,
     return frame
 
 
+@dataclass(frozen=True)
+class Previous:
+    """What the active version of a decision says, for stickiness and change detection."""
+
+    action: str
+    fingerprint: str
+    expires_at: datetime
+
+
+@dataclass
+class DraftBatch:
+    drafts: list[DecisionDraft] = field(default_factory=list)
+    # Decisions whose content equals their active version, so no draft was built.
+    unchanged: int = 0
+
+
 def draft_decisions(events: dict[str, ChokepointEvent], shipments: pd.DataFrame,
                     as_of: datetime, circuits: dict[str, str],
                     config: DecisionConfig | None = None,
-                    previous: dict[tuple[str, str], str] | None = None) -> list[DecisionDraft]:
-    """Draft one decision per customer and event whose shipments are affected.
+                    previous: dict[tuple[str, str], Previous] | None = None
+                    ) -> list[DecisionDraft]:
+    """Draft one decision per customer and event whose shipments are affected."""
+    return draft_batch(events, shipments, as_of, circuits, config, previous).drafts
 
-    ``previous`` maps (customer, chokepoint) to the recommended action of the
-    active version, which the draft keeps unless another action is clearly
-    better.
+
+def draft_batch(events: dict[str, ChokepointEvent], shipments: pd.DataFrame,
+                as_of: datetime, circuits: dict[str, str],
+                config: DecisionConfig | None = None,
+                previous: dict[tuple[str, str], Previous] | None = None) -> DraftBatch:
+    """Draft every decision that differs from its active version, in one list."""
+    batch = DraftBatch()
+    for part in iter_drafts(events, shipments, as_of, circuits, config, previous):
+        batch.drafts.extend(part.drafts)
+        batch.unchanged += part.unchanged
+    return batch
+
+
+def iter_drafts(events: dict[str, ChokepointEvent], shipments: pd.DataFrame,
+                as_of: datetime, circuits: dict[str, str],
+                config: DecisionConfig | None = None,
+                previous: dict[tuple[str, str], Previous] | None = None,
+                size: int = WRITE_BATCH) -> Iterator[DraftBatch]:
+    """Yield the drafts in batches of ``size`` decisions.
+
+    ``previous`` maps (customer, chokepoint) to the active version. Its
+    recommendation is kept unless another action is clearly better, and a
+    decision whose fingerprint equals the active one is counted as unchanged
+    without building its JSON.
     """
     config = config or DecisionConfig.from_settings()
+    previous = previous or {}
     active = {c: e for c, e in events.items() if e.probability >= config.min_probability}
     if not active or shipments.empty:
-        return []
+        return
 
     legs = _affected_legs(shipments, active, as_of, config)
+    del shipments  # the caller passes the book in and keeps no reference to it
     if legs.empty:
-        return []
+        return
     legs = _cost_legs(legs, active, as_of, config)
-    totals = _totals(legs, active, config, previous)
+    totals = _totals(legs, active, config, {k: p.action for k, p in previous.items()})
 
     order = legs.sort_values(["decision", "reaches_at"], kind="stable")
-    records = answer_builder.leg_records(order)
+    columns = answer_builder.leg_columns(order)
     bounds = np.flatnonzero(np.diff(order["decision"].to_numpy())) + 1
     starts = [0, *bounds.tolist()]
     ends = [*bounds.tolist(), len(order)]
     totals_by_decision = dict(zip(totals.index, totals.to_dict("records")))
-    events_for = {c: active[c] for c in totals["chokepoint"].unique()}
-    confidence = {c: answer_builder.event_confidence(e, circuits) for c, e in events_for.items()}
+    trust = {c: answer_builder.event_confidence(active[c], circuits)
+             for c in totals["chokepoint"].unique()}
+    del legs, order, totals
 
-    drafts = []
+    batch = DraftBatch()
     for start, end in zip(starts, ends):
-        group = records[start:end]
-        total = totals_by_decision[group[0]["decision"]]
+        group = answer_builder.LegSlice(columns, start, end)
+        total = totals_by_decision[columns["decision"][start]]
         chokepoint = total["chokepoint"]
-        drafts.append(answer_builder.build_draft(
-            group, total, active[chokepoint], as_of, circuits, confidence[chokepoint]
+        fingerprint = answer_builder.fingerprint(group, total, active[chokepoint],
+                                                 trust[chokepoint])
+        known = previous.get((total["customer_id"], chokepoint))
+        if known is not None and known.fingerprint == fingerprint and known.expires_at > as_of:
+            batch.unchanged += 1
+            continue
+        batch.drafts.append(answer_builder.build_draft(
+            group, total, active[chokepoint], as_of, circuits, trust[chokepoint], fingerprint
         ))
-    log.debug("drafted %d decisions from %d legs at %s", len(drafts), len(legs), as_of)
-    return drafts
+        if len(batch.drafts) >= size:
+            yield batch
+            batch = DraftBatch()
+    if batch.drafts or batch.unchanged:
+        yield batch
 
 
 def _affected_legs(shipments: pd.DataFrame, active: dict[str, ChokepointEvent],
@@ -117,18 +185,22 @@ def _affected_legs(shipments: pd.DataFrame, active: dict[str, ChokepointEvent],
     # One reroute avoids every chokepoint of its corridor (Bab el-Mandeb and
     # Suez), so a shipment's loss is counted once, at the first of them it
     # reaches; the later ones are listed as also avoided.
-    legs = legs.sort_values(["id", "progress"], kind="stable")
+    legs = legs.sort_values(["id", "progress"], kind="stable").reset_index(drop=True)
     corridor = np.where(legs["avoidable"], legs["alternative_id"], "~" + legs["chokepoint"])
     legs = legs.assign(corridor=corridor)
-    also = (
-        legs[legs["avoidable"]].groupby(["id", "corridor"])["chokepoint"]
-        .agg(lambda c: tuple(c.iloc[1:]))
-        .rename("also_avoids")
-    )
-    legs = legs.drop_duplicates(["id", "corridor"], keep="first")
-    legs = legs.merge(also, left_on=["id", "corridor"], right_index=True, how="left")
-    legs["also_avoids"] = [a if isinstance(a, tuple) else () for a in legs["also_avoids"]]
-    return legs.reset_index(drop=True)
+    position = legs.groupby(["id", "corridor"], sort=False).cumcount().to_numpy()
+    first = legs[position == 0].copy()
+    also = pd.Series("", index=first.index, dtype=object)
+    keys = pd.MultiIndex.from_frame(first[["id", "corridor"]])
+    for step in range(1, int(position.max()) + 1):
+        later = legs[position == step]
+        names = pd.Series(later["chokepoint"].to_numpy(),
+                          index=pd.MultiIndex.from_frame(later[["id", "corridor"]]))
+        found = names.reindex(keys).to_numpy()
+        present = pd.notna(found)
+        also = also.where(~present, also + np.where(also == "", "", ",") + found.astype(str))
+    first["also_avoids"] = also.to_numpy()
+    return first.reset_index(drop=True)
 
 
 def _cost_legs(legs: pd.DataFrame, active: dict[str, ChokepointEvent], as_of: datetime,

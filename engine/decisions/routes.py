@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 
 import pandas as pd
 
@@ -247,10 +248,17 @@ def route_legs(shipments: pd.DataFrame, only: set[str] | None = None) -> pd.Data
     return merged
 
 
-def describe_route(plan: RoutePlan, etd, eta) -> list[dict]:
-    """The chokepoints of a plan with the time the shipment reaches each one."""
+def timetable(lane: str | None, origin: str, destination: str, etd: datetime,
+              eta: datetime, stored_route: tuple[str, ...] = ()) -> list[dict]:
+    """Every chokepoint of a shipment's route with the time it reaches it.
+
+    Decisions store only the chokepoint sequence and the reach time of their
+    own chokepoint; this gives the full timetable on demand.
+    """
+    plan = plan_route(lane, origin, destination, tuple(stored_route))
     voyage = eta - etd
     return [
-        {"chokepoint": leg.chokepoint, "reaches_at": (etd + voyage * leg.progress).isoformat()}
+        {"chokepoint": leg.chokepoint, "reaches_at": (etd + voyage * leg.progress).isoformat(),
+         "avoidable": leg.avoidable}
         for leg in plan.legs
     ]

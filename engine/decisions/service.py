@@ -11,12 +11,12 @@ from sqlalchemy.orm import Session
 
 from engine import breakers
 from engine.alerting import outbox
-from engine.clock import domain_now
+from engine.clock import as_utc, domain_now
 from engine.decisions import events as event_assessment
 from engine.decisions import lifecycle
 from engine.decisions.config import DecisionConfig
 from engine.decisions.events import ChokepointEvent
-from engine.decisions.generate import draft_decisions, load_open_shipments
+from engine.decisions.generate import Previous, iter_drafts, load_open_shipments
 from engine.models import Customer, Decision
 from engine.settings import Settings
 
@@ -52,26 +52,43 @@ def decide(session: Session, as_of: datetime, config: DecisionConfig | None = No
     """Assess every chokepoint at ``as_of`` and upsert the resulting decisions."""
     config = config or DecisionConfig.from_settings()
     events = event_assessment.assess(session, as_of)
+    circuits = circuit_states() if circuits is None else circuits
+    previous = _active_versions(session, events)
+    result = DecideResult(as_of, events)
+    batches = iter_drafts(events, _book(session, as_of, config, customer_id), as_of, circuits,
+                          config, previous)
+    for batch in batches:
+        stored = lifecycle.upsert_detailed(session, batch.drafts,
+                                           config.material_exposure_change)
+        result.drafts += len(batch.drafts) + batch.unchanged
+        result.created.extend(stored.created)
+        result.updated_ids.extend(stored.updated_ids)
+        result.unchanged += stored.unchanged + batch.unchanged
+    return result
+
+
+def _book(session: Session, as_of: datetime, config: DecisionConfig,
+          customer_id: str | None):
     shipments = load_open_shipments(session, as_of, config.horizon)
     if customer_id is not None:
         shipments = shipments[shipments["customer_id"] == customer_id]
-    circuits = circuit_states() if circuits is None else circuits
-    previous = _current_actions(session, events)
-    drafts = draft_decisions(events, shipments, as_of, circuits, config, previous)
-    stored = lifecycle.upsert_detailed(session, drafts, config.material_exposure_change)
-    return DecideResult(as_of, events, len(drafts), stored.created, stored.updated_ids,
-                        stored.unchanged)
+    return shipments
 
 
-def _current_actions(session: Session, events: dict) -> dict[tuple[str, str], str]:
-    """Recommended action of each active decision at the assessed chokepoints."""
+def _active_versions(session: Session, events: dict) -> dict[tuple[str, str], Previous]:
+    """The active decision per customer at each assessed chokepoint."""
     if not events:
         return {}
     rows = session.execute(
-        select(Decision.customer_id, Decision.chokepoint, Decision.recommended_action)
+        select(Decision.customer_id, Decision.chokepoint, Decision.recommended_action,
+               Decision.fingerprint, Decision.expires_at)
         .where(Decision.is_expired.is_(False), Decision.chokepoint.in_(sorted(events)))
     ).all()
-    return {(r.customer_id, r.chokepoint): r.recommended_action for r in rows}
+    return {
+        (r.customer_id, r.chokepoint): Previous(r.recommended_action, r.fingerprint,
+                                                as_utc(r.expires_at))
+        for r in rows
+    }
 
 
 def generate(session: Session, settings: Settings,
