@@ -154,7 +154,7 @@ def test_do_nothing_when_unlikely_and_small():
     draft = _draft({"bab_el_mandeb": faint}, shipment("S1", value=100_000.0, feu=1))[0]
 
     assert draft.recommended_action == "DO_NOTHING"
-    assert draft.deadline is None
+    assert draft.answers["by_when_detail"]["kind"] == "review"
     assert draft.severity == "LOW"
 
 
@@ -203,3 +203,17 @@ def test_previous_action_kept_within_margin():
 
     # C1: DELAY within 10% of 100,000 of REROUTE; C2: 20,000 short; C3: 5,000 is no reason
     assert best.tolist() == [1, 0, -1]
+
+
+def test_arrival_deadline_when_no_option_left():
+    plan = plan_route("ASIA_NEUR", "CNSGH", "NLRTM")
+    bab = plan.legs[plan.chokepoints.index("bab_el_mandeb")]
+    etd = AS_OF + timedelta(hours=12) - timedelta(days=32) * bab.progress
+    calm = event(probability=0.35, premium=0.0, category="traffic")
+
+    draft = _draft({"bab_el_mandeb": calm}, shipment("S1", etd=etd))[0]
+
+    # passed the diversion point, sailed, and within a day of the strait
+    assert draft.recommended_action == "MONITOR"
+    assert draft.answers["by_when_detail"]["kind"] == "arrival"
+    assert abs((draft.deadline - (AS_OF + timedelta(hours=12))).total_seconds()) < 1

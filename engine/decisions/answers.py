@@ -87,24 +87,29 @@ def event_confidence(event: ChokepointEvent, circuits: dict[str, str]) -> tuple[
     return confidence(event, circuits)
 
 
-def _chosen(total: dict) -> tuple[str, float, float, datetime | None, str | None]:
-    """The recommended action with its cost, net benefit, deadline and deadline kind."""
+def _chosen(total: dict, arrival: datetime) -> tuple[str, float, float, datetime, str]:
+    """The recommended action with its cost, net benefit, deadline and deadline kind.
+
+    Without an action to take, the deadline is the last moment any option
+    is still open ("review"), or when none is, the first shipment's arrival
+    at the chokepoint ("arrival").
+    """
     action = str(total["action"])
     key = action.lower()
     if action in ("REROUTE", "DELAY", "INSURE"):
         return (action, float(total[f"{key}_chosen_cost"]), float(total[f"{key}_gain"]),
                 _timestamp(total[f"{key}_chosen_deadline"]), "act")
-    if action == "DO_NOTHING":
-        return action, 0.0, 0.0, None, None
     review = _earliest([total[f"{a}_feasible_deadline"] for a in ("reroute", "delay",
                                                                    "insure")])
-    return action, 0.0, 0.0, review, "review" if review else None
+    if review is not None:
+        return action, 0.0, 0.0, review, "review"
+    return action, 0.0, 0.0, arrival, "arrival"
 
 
 def fingerprint(group: LegSlice, total: dict, event: ChokepointEvent,
                 trust: tuple[float, list[str]]) -> str:
     """Hash what a reader would see change, leaving out input ages and as_of."""
-    action, cost, _net, deadline, _kind = _chosen(total)
+    action, cost, _net, deadline, _kind = _chosen(total, group.column("reaches_at")[0])
     content = [
         action,
         str(total["severity"]),
@@ -125,7 +130,7 @@ def build_draft(group: LegSlice, total: dict, event: ChokepointEvent, as_of: dat
                 circuits: dict[str, str], trust: tuple[float, list[str]],
                 fingerprint: str) -> DecisionDraft:
     """Assemble the DecisionDraft of one customer and event from its legs and totals."""
-    action, cost, net, deadline, deadline_kind = _chosen(total)
+    action, cost, net, deadline, deadline_kind = _chosen(total, group.column("reaches_at")[0])
     key = action.lower()
     exposure = float(total["exposure"])
     expected_loss = float(total["expected_loss"])
@@ -155,9 +160,9 @@ def build_draft(group: LegSlice, total: dict, event: ChokepointEvent, as_of: dat
             "risk_tolerance_weight": costs.TOLERANCE_WEIGHT.get(tolerance, 1.0),
             "alternatives": _alternatives(total, expected_loss),
         },
-        "by_when": deadline.isoformat() if deadline else None,
+        "by_when": deadline.isoformat(),
         "by_when_detail": {
-            "deadline": deadline.isoformat() if deadline else None,
+            "deadline": deadline.isoformat(),
             "kind": deadline_kind,
             "meaning": _deadline_meaning(action, deadline_kind),
         },
@@ -276,11 +281,11 @@ def _option_detail(action: str, total: dict) -> dict:
             "covers": "delay cost and risk surcharge, not freight rate premiums"}
 
 
-def _deadline_meaning(action: str, kind: str | None) -> str | None:
-    if kind is None:
-        return None
+def _deadline_meaning(action: str, kind: str) -> str:
     if kind == "review":
         return "after this the first shipment loses its cheapest way round"
+    if kind == "arrival":
+        return "no option is left; the first shipment reaches the chokepoint then"
     return {
         "REROUTE": "last moment the first shipment can still turn at its diversion point",
         "DELAY": "departure of the first shipment that should wait",
