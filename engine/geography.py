@@ -8,10 +8,10 @@ coordinates come from the World Port Index.
 A lane is an ordered list of waypoints (chokepoints and sea marks) between
 its origin and destination ports. Distances are great-circle legs between
 consecutive waypoints, so a route follows the sea lane only as closely as its
-waypoints do. Checked against Rodrigue, "Routing Options between Shanghai,
-Rotterdam and New York" (porteconomicsmanagement.org): Shanghai to Rotterdam
-is about 10,600 nautical miles via Suez and 13,800 via the Cape of Good Hope;
-the lane model gives both within 6%.
+waypoints do. Rodrigue, "Routing Options between Shanghai, Rotterdam and
+New York" (porteconomicsmanagement.org), gives about 10,600 nautical miles
+from Shanghai to Rotterdam via Suez and 13,800 via the Cape of Good Hope.
+The lane model gives both within 6%.
 """
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ def _portwatch_points() -> dict[str, dict]:
 
 @functools.lru_cache(maxsize=1)
 def chokepoints() -> dict[str, Chokepoint]:
-    """The chokepoints RISKCAST assesses, keyed by RISKCAST id."""
+    """Return the chokepoints RISKCAST assesses, keyed by RISKCAST id."""
     points = _portwatch_points()
     result = {}
     for key, portid in _PORTWATCH_IDS.items():
@@ -94,7 +94,7 @@ def chokepoint_for_portwatch(portid: str) -> str | None:
 
 @functools.lru_cache(maxsize=1)
 def waypoints() -> dict[str, tuple[str, float, float]]:
-    """Every waypoint a lane may name: (name, latitude, longitude) by id."""
+    """Return every waypoint a lane may name: (name, latitude, longitude) by id."""
     points = _portwatch_points()
     result = {c.id: (c.name, c.lat, c.lon) for c in chokepoints().values()}
     for key, portid in _PASSAGE_IDS.items():
@@ -122,8 +122,8 @@ class Alternative:
     name: str
     avoids: tuple[str, ...]
     path: tuple[str, ...]
-    # Where the alternative leaves the lane; None means at the origin port, so
-    # the shipment must switch before it departs.
+    # Waypoint at which the alternative leaves the lane. None means the origin
+    # port, so the shipment must switch before it departs.
     diversion_waypoint: str | None
 
 
@@ -220,7 +220,7 @@ class Port:
 
 @functools.lru_cache(maxsize=1)
 def all_ports() -> dict[str, Port]:
-    """Every World Port Index entry that has a UN/LOCODE, keyed by that code."""
+    """Read every World Port Index entry that has a UN/LOCODE, keyed by that code."""
     found: dict[str, Port] = {}
     path = DATASETS / "world_port_index_UpdatedPub150.csv"
     with open(path, encoding="utf-8-sig") as handle:
@@ -238,6 +238,6 @@ def all_ports() -> dict[str, Port]:
 
 
 def ports() -> dict[str, Port]:
-    """The ports named by the lanes."""
+    """Return the ports the lanes name."""
     wanted = {p for lane in LANES.values() for p in lane.origins + lane.destinations}
     return {code: port for code, port in all_ports().items() if code in wanted}

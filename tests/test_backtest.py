@@ -26,7 +26,7 @@ def report(tmp_path_factory):
 @pytest.fixture(scope="module")
 def decisions(report):
     _code, _lines, out = report
-    return pd.read_csv(out / "decisions.csv", parse_dates=["as_of"])
+    return pd.read_csv(out / "decisions.csv", parse_dates=["as_of", "created_on"])
 
 
 def test_last_line_is_lead_time(report):
@@ -44,16 +44,25 @@ def test_transit_drop_day(report):
 
 
 def test_no_severe_reroute_in_quiet_months(decisions):
-    quiet = decisions[decisions["as_of"] < pd.Timestamp("2023-10-01", tz="UTC")]
+    quiet = decisions[decisions["created_on"] < pd.Timestamp("2023-10-01")]
     severe = quiet[quiet["severity"].isin(["HIGH", "CRITICAL"])
                    & (quiet["recommended_action"] == "REROUTE")]
 
     assert not quiet.empty, "the quiet months produced no decisions at all"
-    assert severe.empty, severe[["as_of", "customer_id", "severity"]].to_string()
+    assert severe.empty, severe[["created_on", "customer_id", "severity"]].to_string()
+
+
+def test_no_active_severe_reroute_in_quiet_months(report):
+    _code, _lines, out = report
+    daily = pd.read_csv(out / "daily.csv", parse_dates=["date"])
+    quiet = daily[daily["date"] < "2023-10-01"]
+
+    assert len(quiet) == 273
+    assert quiet["severe_reroutes"].sum() == 0
 
 
 def test_severe_reroutes_during_crisis(decisions):
-    crisis = decisions[decisions["as_of"] >= pd.Timestamp("2023-12-15", tz="UTC")]
+    crisis = decisions[decisions["created_on"] >= pd.Timestamp("2023-12-15")]
     severe = crisis[crisis["severity"].isin(["HIGH", "CRITICAL"])
                     & (crisis["recommended_action"] == "REROUTE") & crisis["through_focus"]]
 
@@ -140,4 +149,4 @@ def test_used_database_rejected(sqlite_env, capsys):
                  "--start", "2023-12-01", "--end", "2023-12-02"])
 
     assert code == 2
-    assert "already holds customers or decisions" in capsys.readouterr().err
+    assert "already contains customers or decisions" in capsys.readouterr().err

@@ -35,7 +35,8 @@ def test_every_chokepoint_matched_in_order():
     assert plan.chokepoints == ("taiwan", "malacca", "bab_el_mandeb", "suez", "gibraltar",
                                 "dover")
     assert progress == sorted(progress)
-    assert 0 < progress[0] and progress[-1] < 1
+    assert progress[0] > 0
+    assert progress[-1] < 1
 
 
 def test_singapore_skips_taiwan_strait():

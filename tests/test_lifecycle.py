@@ -268,14 +268,14 @@ def test_customer_context_invalidated_by_upsert(book, redis_url):
         context = reads.get_customer_context(session, "C1")
     ttl = client.ttl("customer:C1:context")
     _upsert(_draft(severity="CRITICAL", fingerprint="f2"))
-    gone = client.get("customer:C1:context")
+    cached_after_upsert = client.get("customer:C1:context")
     with session_scope() as session:
         fresh = reads.get_customer_context(session, "C1")
 
     assert context["active_decisions"][0]["severity"] == "HIGH"
     assert context["open_shipments"] == 1
     assert 0 < ttl <= cache.CUSTOMER_CONTEXT_TTL_SECONDS
-    assert gone is None
+    assert cached_after_upsert is None
     assert fresh["active_decisions"][0]["severity"] == "CRITICAL"
     client.close()
 

@@ -56,8 +56,10 @@ def run_backtest(start: date = DEFAULT_START, end: date = DEFAULT_END,
         try:
             migrate(engine)
             _require_empty(engine)
-            daily, per_chokepoint = runner.run_days(engine, start, end, config, customers, seed)
-            decisions = runner.decision_frame(engine)
+            daily, per_chokepoint, first_seen = runner.run_days(
+                engine, start, end, config, customers, seed
+            )
+            decisions = runner.decision_frame(engine, first_seen)
             with session_scope(engine) as session:
                 scores = outcomes.source_scores(session)
         finally:
@@ -93,6 +95,6 @@ def _require_empty(engine) -> None:
         )
     if used:
         raise BacktestError(
-            "the backtest database already holds customers or decisions; point "
+            "the backtest database already contains customers or decisions; point "
             "--database-url at an empty database or leave it out to use a temporary one"
         )

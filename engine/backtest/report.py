@@ -14,7 +14,7 @@ from engine.backtest.runner import FOCUS, QUIET_END, BacktestResult
 SEVERITY_COLOURS = {"low": "#9ecae1", "medium": "#fdae6b", "high": "#e6550d",
                     "critical": "#a50f15"}
 DECISION_COLUMNS = [
-    "id", "customer_id", "event_key", "version", "status", "as_of", "severity",
+    "id", "customer_id", "event_key", "version", "status", "created_on", "as_of", "severity",
     "recommended_action", "exposure_usd", "expected_loss_usd", "action_cost_usd",
     "net_benefit_usd", "probability", "confidence", "shipment_count", "deadline",
     "through_focus",
@@ -44,21 +44,24 @@ def _decision_table(decisions: pd.DataFrame) -> pd.DataFrame:
 
 
 def chart(result: BacktestResult) -> go.Figure:
-    daily = result.daily
-    transits = result.transits.rolling(7).mean()
-    transits = transits[(transits.index >= result.start) & (transits.index <= result.end)]
+    """Plot transits, probabilities and active decisions, marking the two key days."""
     figure = make_subplots(
         rows=3, cols=1, shared_xaxes=True, vertical_spacing=0.06,
         subplot_titles=("Bab el-Mandeb transits, 7-day mean (IMF PortWatch)",
                         "Signals and the engine's disruption probability",
                         "Active decisions by severity"),
     )
+
+    transits = result.transits.rolling(7).mean()
+    transits = transits[(transits.index >= result.start) & (transits.index <= result.end)]
     figure.add_trace(go.Scatter(x=list(transits.index), y=transits.values,
                                 name="transits, 7-day mean"), row=1, col=1)
     half = 0.5 * result.baseline_2023
     figure.add_trace(go.Scatter(x=[result.start, result.end], y=[half, half],
                                 name="50% of the 2023 mean", line={"dash": "dash"}),
                      row=1, col=1)
+
+    daily = result.daily
     for column, name in (("event_probability", "event probability"),
                          ("gdelt_probability", "GDELT signal"),
                          ("signal_probability", "strongest signal")):
@@ -66,11 +69,18 @@ def chart(result: BacktestResult) -> go.Figure:
     for severity, colour in SEVERITY_COLOURS.items():
         figure.add_trace(go.Bar(x=daily["date"], y=daily[severity], name=severity.upper(),
                                 marker_color=colour), row=3, col=1)
-    for day, label in ((result.first_reroute_day, "first HIGH/CRITICAL REROUTE"),
-                       (result.drop_day, "transits below 50%")):
-        if day is not None:
-            figure.add_vline(x=pd.Timestamp(day).timestamp() * 1000, line_dash="dot",
-                             annotation_text=label)
+
+    markers = ((result.first_reroute_day, "first HIGH/CRITICAL REROUTE", "top left"),
+               (result.drop_day, "transits below 50%", "top right"))
+    for day, label, position in markers:
+        if day is None:
+            continue
+        x = pd.Timestamp(day).timestamp() * 1000
+        figure.add_vline(x=x, line_dash="dot", row=1, col=1, annotation_text=label,
+                         annotation_position=position)
+        for row in (2, 3):
+            figure.add_vline(x=x, line_dash="dot", row=row, col=1)
+
     figure.update_layout(barmode="stack", height=900,
                          title=f"RISKCAST backtest {result.start} to {result.end}")
     return figure
@@ -149,13 +159,13 @@ def _first_table(decisions: pd.DataFrame) -> str:
     rows = []
     for severity in ("MEDIUM", "HIGH", "CRITICAL"):
         subset = decisions[(decisions["severity"] == severity) & decisions["through_focus"]]
+        subset = subset.sort_values(["created_on", "id"])
         if subset.empty:
             continue
         first = subset.iloc[0]
-        rows.append({"severity": severity, "as_of": first["as_of"].date(),
+        rows.append({"severity": severity, "created_on": first["created_on"].date(),
                      "customer": first["customer_id"], "action": first["recommended_action"],
-                     "expected_loss_usd": float(first["expected_loss_usd"]),
-                     "probability": float(first["probability"])})
+                     "decision": int(first["id"]), "version": int(first["version"])})
     return _table(pd.DataFrame(rows)) if rows else "None through Bab el-Mandeb."
 
 

@@ -1,9 +1,10 @@
 """Replay the bundled history day by day through the decision engine.
 
 Each replay day runs the same steps as a pipeline tick, against a database
-of its own (a temporary SQLite file unless one is given): store the signals
-and observations known by that day, refresh shipment statuses, expire
-decisions, record outcomes, assess every chokepoint and upsert decisions.
+of its own (a temporary SQLite file unless one is given). It stores the
+signals and observations known by that day, refreshes shipment statuses,
+expires decisions, records outcomes, assesses every chokepoint and upserts
+decisions.
 Only data stamped on or before the day is stored, so nothing is known
 early: Polymarket markets enter when they close, GDELT weeks and SCFI
 quotes on their dates, PortWatch days on theirs. Alerts are not rendered;
@@ -75,13 +76,19 @@ def drop_day(transits: pd.Series, start: date) -> tuple[float, date | None]:
 
 
 def run_days(engine: Engine, start: date, end: date, config: DecisionConfig,
-             customers: int, seed: int) -> tuple[list[dict], list[dict]]:
-    """Replay every day from ``start`` to ``end``; return daily and chokepoint rows."""
+             customers: int, seed: int) -> tuple[list[dict], list[dict], dict[int, date]]:
+    """Replay every day from ``start`` to ``end``.
+
+    Returns the daily rows, the chokepoint rows, and the replay day on which
+    each decision version first appeared. A version updated in place later
+    carries the later ``as_of``, so that day is tracked here.
+    """
     circuits = {name: "closed" for name in breakers.SPECS}
     with session_scope(engine) as session:
         book.load_demo_book(session, seed=seed, customers=customers)
 
     daily, per_chokepoint = [], []
+    first_seen: dict[int, date] = {}
     day = start
     with reads.caching_disabled():
         while day <= end:
@@ -94,8 +101,10 @@ def run_days(engine: Engine, start: date, end: date, config: DecisionConfig,
                 result = service.decide(session, as_of, config, circuits=circuits)
                 daily.append(_daily_row(session, day, result, expired.removed, scored))
                 per_chokepoint.extend(_chokepoint_rows(day, result.events))
+                for change in result.created:
+                    first_seen.setdefault(change.decision_id, day)
             day += timedelta(days=1)
-    return daily, per_chokepoint
+    return daily, per_chokepoint, first_seen
 
 
 def _daily_row(session, day: date, result: service.DecideResult, expired: int,
@@ -154,8 +163,9 @@ def _chokepoint_rows(day: date, events: dict) -> list[dict]:
     ]
 
 
-def decision_frame(engine: Engine) -> pd.DataFrame:
-    """Every stored decision version, with whether its shipments pass Bab el-Mandeb."""
+def decision_frame(engine: Engine, first_seen: dict[int, date]) -> pd.DataFrame:
+    """Every stored decision version, with the day it appeared and whether it
+    concerns shipments through Bab el-Mandeb."""
     with session_scope(engine) as session:
         rows = session.execute(
             select(Decision.id, Decision.customer_id, Decision.event_key, Decision.chokepoint,
@@ -174,6 +184,8 @@ def decision_frame(engine: Engine) -> pd.DataFrame:
         "shipment_count", "deadline", "answers", "provenance", "outcome",
     ])
     frame["as_of"] = pd.to_datetime(frame["as_of"], utc=True)
+    frame["created_on"] = pd.to_datetime(frame["id"].map(first_seen).fillna(
+        frame["as_of"].dt.date))
     frame["through_focus"] = [
         any(FOCUS in w["route"] for w in a["when"])
         for a in frame["answers"]
@@ -187,10 +199,10 @@ def first_severe_reroute(decisions: pd.DataFrame) -> date | None:
         & (decisions["recommended_action"] == "REROUTE")
         & decisions["through_focus"]
     ]
-    return None if severe.empty else severe["as_of"].min().date()
+    return None if severe.empty else severe["created_on"].min().date()
 
 
 def quiet_severe_reroutes(decisions: pd.DataFrame) -> int:
-    quiet = decisions["as_of"] < pd.Timestamp(QUIET_END, tz="UTC")
+    quiet = decisions["created_on"] < pd.Timestamp(QUIET_END)
     severe = decisions["severity"].isin(SEVERE) & (decisions["recommended_action"] == "REROUTE")
     return int((quiet & severe).sum())

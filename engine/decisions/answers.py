@@ -24,7 +24,7 @@ from engine.geography import chokepoints
 
 ANSWER_KEYS = ("what", "when", "how_bad", "why", "what_to_do", "by_when", "confidence")
 MIN_VALIDITY = timedelta(hours=24)
-# The "when" answer lists at most this many shipments, earliest first.
+# The "when" entry lists at most this many shipments, earliest first.
 MAX_LISTED_SHIPMENTS = 100
 TIME_FORMAT = "%Y-%m-%dT%H:%M+00:00"
 LEG_FIELDS = [
@@ -56,7 +56,7 @@ class LegSlice:
 
 
 def leg_columns(legs: pd.DataFrame) -> dict[str, list]:
-    """The legs as Python lists per field, times already formatted, for the whole batch."""
+    """Convert the legs to Python lists per field, with formatted times, once per batch."""
     legs = legs.assign(
         etd_text=_format(legs["etd"]),
         eta_text=_format(legs["eta"]),
@@ -88,7 +88,7 @@ def event_confidence(event: ChokepointEvent, circuits: dict[str, str]) -> tuple[
 
 
 def _chosen(total: dict, arrival: datetime) -> tuple[str, float, float, datetime, str]:
-    """The recommended action with its cost, net benefit, deadline and deadline kind.
+    """Return the recommended action with its cost, net benefit, deadline and deadline kind.
 
     Without an action to take, the deadline is the last moment any option
     is still open ("review"), or when none is, the first shipment's arrival

@@ -17,7 +17,7 @@ class DecisionConfig:
     horizon: timedelta = timedelta(days=30)
     # Events below this probability produce no decisions.
     min_probability: float = 0.2
-    # Below this, a decision with no worthwhile action says DO_NOTHING, not MONITOR.
+    # Below this, a decision with no worthwhile action recommends DO_NOTHING, not MONITOR.
     monitor_probability: float = 0.3
     # A rise in exposure beyond this share makes a new version (and a new alert).
     material_exposure_change: float = 0.2

@@ -10,9 +10,10 @@ Default figures and their sources:
   the usual range; 25% sits at its lower end.
 - Extra sailing days of a reroute and of a late diversion come from the
   route model in ``engine.decisions.routes`` at 16 knots. For Shanghai to
-  Rotterdam it gives 9.0 days via the Cape as planned (Flexport, quoted by
-  JIFFA in December 2023: 8-10 days at 16 knots) and 13.0 days for a vessel
-  that turns back at Bab el-Mandeb (Flexport: 13 days from the Gulf of Aden).
+  Rotterdam it gives 9.0 days via the Cape as planned, where Flexport gave
+  8-10 days at 16 knots (quoted by JIFFA, December 2023). It gives 13.0
+  days for a vessel that turns back at Bab el-Mandeb, where Flexport gave 13
+  days from the Gulf of Aden.
 - Reroute surcharge of USD 1,000 per FEU: CMA CGM's "Cape surcharge" of
   USD 500 per TEU and 1,000 per FEU from 20 December 2023 (reported by
   chinafricashipping.com, "Airlines announce surcharges"). MSC's Emergency
@@ -97,7 +98,7 @@ def diversion_premium(premium_usd_teu, diverted, params: CostParameters = DEFAUL
 
 def loss_if_disrupted(value, feu, late_delay_days, premium_usd_teu, war_risk, diverted,
                       params: CostParameters = DEFAULT):
-    """What a shipment loses when it meets the disruption on its planned route.
+    """Compute what a shipment loses when it meets the disruption on its planned route.
 
     ``diverted`` marks legs whose carrier turns away (there is a way round),
     which then pay at least the diversion surcharge.
@@ -142,7 +143,7 @@ def insurance_payout(probability, value, late_delay_days, war_risk,
 
 
 def insurance_premium(value, payout, params: CostParameters = DEFAULT):
-    """Premium the market asks: expected payout plus loading, never below the floor rate."""
+    """Compute the premium: expected payout plus loading, never below the floor rate."""
     floor = np.asarray(value, float) * params.insurance_min_rate
     return np.maximum(np.asarray(payout, float) * (1.0 + params.insurance_loading), floor)
 
@@ -169,7 +170,7 @@ def action_table(probability, value, feu, premium_usd_teu, war_risk, diverted,
     """Cost every action for every leg at once.
 
     ``alternative_open`` marks legs whose way round is usable at all, so
-    cargo held back a week can still take it; ``reroute_feasible`` further
+    cargo held back a week can still take it. ``reroute_feasible`` further
     requires that the shipment has not passed its diversion point.
     """
     probability = np.asarray(probability, float)

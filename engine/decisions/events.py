@@ -4,14 +4,14 @@ The disruption probability combines three kinds of evidence as independent
 chances, ``p = 1 - (1 - p_signals)(1 - p_transits)(1 - p_rates)``:
 
 - signals (OMEN): each source's latest probability times its weight. A
-  prediction market prices the event itself (weight 1.0); news volume shows
+  prediction market prices the event itself (weight 1.0). News volume shows
   attention to a region, which often rises for reasons that never touch
-  shipping (weight 0.6, so the Saudi-Houthi talks of spring 2023 stay a
-  watch). When reality corroborates the news (transits down 10% or more, or
-  the freight rate up 10% or more), the attention is about shipping and news
-  counts in full. The weights are a model choice;
-  ``engine.decisions.outcomes.source_scores`` measures each source's Brier
-  score so that they can be revised from data.
+  shipping (weight 0.6, so the five-fold rise of Yemen news in spring 2023,
+  with transits normal, stays a watch). When reality corroborates the news
+  (transits down 10% or more, or the freight rate up 10% or more), the
+  attention is about shipping and news counts in full. The weights are a
+  model choice, and ``engine.decisions.outcomes.source_scores`` measures
+  each source's Brier score so that they can be revised from data.
 - transits (ORACLE): a fall of the 7-day mean below its baseline, where a
   fall of 50% or more counts as certain.
 - freight rates (ORACLE): a rise of the spot rate over its baseline, where a
@@ -93,7 +93,7 @@ def reconcile(signal_probability: float, transit_change: float | None) -> str:
 
 
 def corroborated(transit_change: float | None, rate_change: float | None) -> bool:
-    """Whether measured transits or freight rates move as a disruption would."""
+    """Return whether measured transits or freight rates move as a disruption would."""
     falling = transit_change is not None and transit_change <= CORROBORATING_TRANSIT_DROP
     rising = rate_change is not None and rate_change >= CORROBORATING_RATE_RISE
     return falling or rising

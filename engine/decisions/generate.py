@@ -1,9 +1,9 @@
 """Turn chokepoint events and open shipments into one decision draft per customer and event.
 
-Everything up to the final per-decision JSON is vectorised: route legs come
-from ``routes.route_legs``, costs from ``costs.action_table``, and the
-per-customer totals from one pandas groupby, so the work grows with the
-number of legs and not with Python loops over shipments.
+Everything up to the final per-decision JSON is vectorised. Route legs come
+from ``routes.route_legs``, costs from ``costs.action_table`` and the
+per-customer totals from one pandas groupby, so no Python loop runs over
+shipments.
 """
 
 from __future__ import annotations
@@ -46,8 +46,8 @@ SHIPMENT_COLUMNS = [
 def load_open_shipments(session: Session, as_of: datetime,
                         horizon: timedelta = HORIZON) -> pd.DataFrame:
     """Booked and sailing shipments that can reach a chokepoint within ``horizon``."""
-    # Lanes the geography knows fix the route, so only other shipments need
-    # their stored route parsed.
+    # A lane from the geography fixes the route, so only shipments on other
+    # lanes need their stored route parsed.
     stored_route = case((Shipment.lane.in_(sorted(LANES)), null()), else_=Shipment.route)
     statement = (
         select(
@@ -82,7 +82,7 @@ def _frame(rows) -> pd.DataFrame:
 
 @dataclass(frozen=True)
 class Previous:
-    """What the active version of a decision says, for stickiness and change detection."""
+    """The active version of a decision: its action, fingerprint and expiry."""
 
     action: str
     fingerprint: str
@@ -184,7 +184,7 @@ def _affected_legs(shipments: pd.DataFrame, active: dict[str, ChokepointEvent],
 
     # One reroute avoids every chokepoint of its corridor (Bab el-Mandeb and
     # Suez), so a shipment's loss is counted once, at the first of them it
-    # reaches; the later ones are listed as also avoided.
+    # reaches. The later ones are listed as also avoided.
     legs = legs.sort_values(["id", "progress"], kind="stable").reset_index(drop=True)
     corridor = np.where(legs["avoidable"], legs["alternative_id"], "~" + legs["chokepoint"])
     legs = legs.assign(corridor=corridor)

@@ -9,8 +9,8 @@ version. Regenerating it compares the draft with the active version:
   active row is updated in place, keeping its version, status and alert;
 - a material change (severity, recommended action, a deadline more than 12
   hours earlier, or exposure up by more than the threshold): the active row
-  becomes SUPERSEDED and the next version is inserted OPEN, which the outbox
-  turns into a new alert.
+  becomes SUPERSEDED and the next version is inserted OPEN. The outbox turns
+  the new version into a new alert.
 
 Every write is set-based (see ``engine.decisions.bulk``), so the number of
 statements does not grow with the number of decisions on PostgreSQL.
@@ -36,8 +36,8 @@ log = logging.getLogger(__name__)
 
 STATUSES = ("OPEN", "ACKNOWLEDGED", "ACTED", "DISMISSED", "SUPERSEDED", "EXPIRED")
 CLOSED = ("SUPERSEDED", "EXPIRED")
-# Statuses that become EXPIRED at expiry; ACTED and DISMISSED keep what the
-# customer said, SUPERSEDED keeps its history.
+# Statuses that become EXPIRED at expiry. ACTED and DISMISSED keep the
+# customer's answer, and SUPERSEDED keeps its history.
 EXPIRES_TO_EXPIRED = ("OPEN", "ACKNOWLEDGED")
 DEADLINE_MATERIAL_SHIFT = timedelta(hours=12)
 DEFAULT_MATERIAL_EXPOSURE_CHANGE = 0.2
@@ -94,7 +94,7 @@ def _active_rows(session: Session, drafts: list[DecisionDraft]) -> dict[tuple[st
 
 
 def _latest_versions(session: Session, keys: list[tuple[str, str]]) -> dict[tuple[str, str], int]:
-    """Highest stored version per key, for keys with no active row."""
+    """Return the highest stored version per key, for keys with no active row."""
     if not keys:
         return {}
     customers = sorted({k[0] for k in keys})
@@ -122,7 +122,7 @@ def upsert(session: Session, drafts: list[DecisionDraft],
 def upsert_detailed(session: Session, drafts: list[DecisionDraft],
                     material_exposure_change: float = DEFAULT_MATERIAL_EXPOSURE_CHANGE
                     ) -> UpsertResult:
-    """``upsert`` that also reports the ids updated in place and the count unchanged."""
+    """Store drafts as ``upsert`` does, and report the ids updated in place and the unchanged."""
     result = UpsertResult()
     if not drafts:
         return result
@@ -211,7 +211,7 @@ def _due(now: datetime):
 
 
 def preview_cleanup(session: Session, now: datetime | None = None) -> CleanupResult:
-    """What ``cleanup_expired`` would take out of the active book at ``now``."""
+    """Return what ``cleanup_expired`` would take out of the active book at ``now``."""
     now = now or _domain_now(session)
     rows = session.execute(
         select(Decision.id, Decision.exposure_usd).where(*_due(now)).order_by(Decision.id)
@@ -223,11 +223,11 @@ def preview_cleanup(session: Session, now: datetime | None = None) -> CleanupRes
 def cleanup_expired(session: Session, now: datetime | None = None) -> CleanupResult:
     """Take every decision past ``expires_at`` out of the active book.
 
-    ``now`` is domain time (the replay clock in replay mode); leave it out to
-    use ``engine.clock.domain_now``. The rows stay, with ``is_expired`` true,
-    so that outcomes can be recorded later; OPEN and ACKNOWLEDGED become
-    EXPIRED. Running it again removes nothing more, and concurrent runs on
-    PostgreSQL skip each other's locked rows.
+    ``now`` is domain time (the replay clock in replay mode), and leaving it
+    out uses ``engine.clock.domain_now``. The rows stay, with ``is_expired``
+    true, so that outcomes can be recorded later. OPEN and ACKNOWLEDGED
+    become EXPIRED. Running it again removes nothing more, and concurrent
+    runs on PostgreSQL skip each other's locked rows.
     """
     now = now or _domain_now(session)
     rows = session.execute(

@@ -1,8 +1,8 @@
 """What happened after a decision expired, and how well each source forecast it.
 
 An expired decision's outcome window runs from its ``as_of`` to three days
-after ``expires_at`` (when its last shipment passed the chokepoint; the
-7-day transit mean needs a few days to show a fall). Once transit
+after ``expires_at``, when its last shipment passed the chokepoint. The
+extra days let the 7-day transit mean show a late fall. Once transit
 observations cover the whole window, the chokepoint counts as disrupted if
 the 7-day mean fell at least 25% below its baseline at any point in it, the
 same bar as a CONFIRMED reconciliation. Chokepoints without transit data get
@@ -143,7 +143,7 @@ def _forecasts(row, disrupted: bool) -> list[dict]:
 
 
 def source_scores(session: Session) -> list[dict]:
-    """Brier score and hit rate of every source's scored forecasts.
+    """Return the Brier score and hit rate of every source's scored forecasts.
 
     The Brier score is the mean of (probability - outcome)^2, 0 is perfect and
     0.25 is what always saying 0.5 earns. The hit rate is the share of

@@ -3,8 +3,9 @@
 ``decision:{id}`` lives for 5 minutes and ``customer:{id}:context`` for 10
 (TTLs in ``engine.cache``). Writers invalidate the keys they touch at once
 and again after their transaction commits, so a reader that cached the old
-row in between is corrected. Without Redis the in-process store stands in;
-with the cache disabled (the backtest), reads go straight to the database.
+row in between is corrected. Without Redis the in-process store replaces
+it. With the cache disabled (the backtest), reads go straight to the
+database.
 """
 
 from __future__ import annotations
@@ -84,7 +85,7 @@ def _cacheable(session: Session, key: str) -> bool:
 
 
 def get_decision(session: Session, decision_id: int) -> dict | None:
-    """Return one decision as a JSON-ready dict, from the cache when it holds it."""
+    """Return one decision as a JSON-ready dict, from the cache when it is there."""
     key = decision_key(decision_id)
     if _cacheable(session, key):
         cached = cache.cached_json(key)
@@ -150,7 +151,7 @@ def _context(session: Session, customer: Customer) -> dict:
 
 
 def decision_dict(row: Decision) -> dict:
-    """Every column of a decision, with times as ISO 8601 strings."""
+    """Convert every column of a decision to JSON, times as ISO 8601 strings."""
     data = {}
     for column in Decision.__table__.columns:
         value = getattr(row, column.key)

@@ -5,9 +5,9 @@ shipments needs a few dozen plans. ``route_legs`` computes each distinct plan
 once and broadcasts it over the shipments with pandas.
 
 Progress along the voyage is the share of the great-circle waypoint distance
-covered at each chokepoint; the time a shipment reaches a chokepoint
-interpolates between its ETD and ETA by that share, so port calls and slow
-steaming spread evenly over the voyage (an approximation).
+covered at each chokepoint. The time a shipment reaches a chokepoint
+interpolates between its ETD and ETA by that share, which spreads port calls
+and slow steaming evenly over the voyage (an approximation).
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 # reopen. Six days is how long the Ever Given blocked the Suez Canal
 # (23 to 29 March 2021), the reference closure for a physical blockage.
 CLOSURE_WAIT_DAYS = 6.0
-# Where a vessel that turns back at an avoided chokepoint heads for.
+# Waypoint a vessel heads for when it turns back at an avoided chokepoint.
 LATE_TURN_WAYPOINT = "cape"
 
 
@@ -210,7 +210,7 @@ LEG_COLUMNS = [
 
 
 def route_legs(shipments: pd.DataFrame, only: set[str] | None = None) -> pd.DataFrame:
-    """One row per shipment and chokepoint on its route, with reach and diversion times.
+    """Return one row per shipment and chokepoint on its route, with reach and diversion times.
 
     ``shipments`` needs the columns id, lane, origin_port, destination_port,
     route (a tuple of chokepoint ids), etd and eta. ``only`` keeps the legs at
@@ -250,10 +250,10 @@ def route_legs(shipments: pd.DataFrame, only: set[str] | None = None) -> pd.Data
 
 def timetable(lane: str | None, origin: str, destination: str, etd: datetime,
               eta: datetime, stored_route: tuple[str, ...] = ()) -> list[dict]:
-    """Every chokepoint of a shipment's route with the time it reaches it.
+    """List every chokepoint of a shipment's route with the time it reaches it.
 
     Decisions store only the chokepoint sequence and the reach time of their
-    own chokepoint; this gives the full timetable on demand.
+    own chokepoint, so this gives the full timetable on demand.
     """
     plan = plan_route(lane, origin, destination, tuple(stored_route))
     voyage = eta - etd

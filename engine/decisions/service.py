@@ -76,7 +76,7 @@ def _book(session: Session, as_of: datetime, config: DecisionConfig,
 
 
 def _active_versions(session: Session, events: dict) -> dict[tuple[str, str], Previous]:
-    """The active decision per customer at each assessed chokepoint."""
+    """Return the active decision per customer at each assessed chokepoint."""
     if not events:
         return {}
     rows = session.execute(

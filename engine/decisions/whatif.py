@@ -3,9 +3,10 @@
 The scenario closes ``chokepoint`` with certainty for ``days`` from ``as_of``
 and adds ``rate_premium_usd_teu`` to freight. Every open shipment that
 reaches the chokepoint while it is closed loses what it would lose on
-meeting a disruption: a vessel with a way round turns at the chokepoint
-(the late diversion days of its route), one without waits for the reopening.
-The scenario is a closure, not an attack, so no war-risk surcharge applies.
+meeting a disruption. A vessel with a way round turns at the chokepoint and
+loses the late-diversion days of its route; one without waits for the
+reopening. The scenario is a closure, not an attack, so no war-risk
+surcharge applies.
 """
 
 from __future__ import annotations

@@ -85,8 +85,8 @@ class SourceForecast(Base):
     """One scored forecast: a source's probability against what then happened.
 
     Each signal is scored once per event, against the first outcome window of
-    a decision that used it; ``riskcast`` scores the engine's own combined
-    probability once per event and day.
+    a decision that used it. The source ``riskcast`` scores the engine's own
+    combined probability once per event and day.
     """
 
     __tablename__ = "source_forecasts"
