@@ -8,7 +8,8 @@ import pytest
 from engine.decisions import costs
 from engine.decisions.answers import ANSWER_KEYS
 from engine.decisions.config import DecisionConfig
-from engine.decisions.generate import _stick_to_previous, draft_decisions
+from engine.decisions.choose import stick_to_previous
+from engine.decisions.generate import draft_decisions
 from engine.decisions.routes import plan_route
 from tests.decisions_helpers import AS_OF, event, frame, shipment
 
@@ -199,7 +200,7 @@ def test_previous_action_kept_within_margin():
     previous = {("C1", "bab_el_mandeb"): "DELAY", ("C2", "bab_el_mandeb"): "DELAY",
                 ("C3", "bab_el_mandeb"): "MONITOR"}
 
-    best = _stick_to_previous(totals, gains, previous, CONFIG)
+    best = stick_to_previous(totals, gains, previous, CONFIG)
 
     # C1: DELAY within 10% of 100,000 of REROUTE; C2: 20,000 short; C3: 5,000 is no reason
     assert best.tolist() == [1, 0, -1]

@@ -2,8 +2,8 @@
 
 Everything up to the final per-decision JSON is vectorised. Route legs come
 from ``routes.route_legs``, costs from ``costs.action_table`` and the
-per-customer totals from one pandas groupby, so no Python loop runs over
-shipments.
+per-customer totals from one pandas groupby, so Python loops run only per
+decision, to build its JSON.
 """
 
 from __future__ import annotations
@@ -15,69 +15,25 @@ from datetime import datetime, timedelta
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import case, null, select
-from sqlalchemy.orm import Session
 
 from engine.decisions import answers as answer_builder
-from engine.decisions import costs
+from engine.decisions import choose, costs
+from engine.decisions.choose import ACTIVE_ACTIONS
 from engine.decisions.config import DecisionConfig
 from engine.decisions.draft import WAIT_HOURS, DecisionDraft
 from engine.decisions.events import ChokepointEvent
 from engine.decisions.routes import route_legs
-from engine.geography import LANES
-from engine.decisions.severity import SEVERITIES, severities_for
-from engine.models import Customer, Shipment
+from engine.decisions.shipments import HORIZON, load_open_shipments
+
+__all__ = ["HORIZON", "DraftBatch", "Previous", "draft_batch", "draft_decisions",
+           "iter_drafts", "load_open_shipments"]
 
 log = logging.getLogger(__name__)
 
-HORIZON = timedelta(days=30)
-LOAD_BATCH = 20_000
 # Decisions drafted and stored per batch, which bounds memory on a large book.
 WRITE_BATCH = 1_000
 # Cover must be bound before the vessel enters the area.
 INSURE_BIND_BEFORE = timedelta(hours=24)
-ACTIVE_ACTIONS = ("REROUTE", "DELAY", "INSURE")
-SHIPMENT_COLUMNS = [
-    "id", "customer_id", "lane", "origin_port", "destination_port", "route", "value",
-    "feu", "etd", "eta", "status", "tolerance",
-]
-
-
-def load_open_shipments(session: Session, as_of: datetime,
-                        horizon: timedelta = HORIZON) -> pd.DataFrame:
-    """Booked and sailing shipments that can reach a chokepoint within ``horizon``."""
-    # A lane from the geography fixes the route, so only shipments on other
-    # lanes need their stored route parsed.
-    stored_route = case((Shipment.lane.in_(sorted(LANES)), null()), else_=Shipment.route)
-    statement = (
-        select(
-            Shipment.id, Shipment.customer_id, Shipment.lane, Shipment.origin_port,
-            Shipment.destination_port, stored_route, Shipment.cargo_value_usd,
-            Shipment.container_count, Shipment.etd, Shipment.eta, Shipment.status,
-            Customer.risk_tolerance,
-        )
-        .join(Customer, Customer.id == Shipment.customer_id)
-        .where(
-            Shipment.status.in_(("BOOKED", "IN_TRANSIT")),
-            Shipment.eta > as_of,
-            Shipment.etd < as_of + horizon,
-        )
-        .execution_options(yield_per=LOAD_BATCH)
-    )
-    # Rows arrive in batches from one server-side cursor and become columns
-    # at once, so a large book never sits in memory as Python row objects.
-    parts = [_frame(rows) for rows in session.execute(statement).partitions()]
-    return pd.concat(parts, ignore_index=True) if parts else _frame([])
-
-
-def _frame(rows) -> pd.DataFrame:
-    frame = pd.DataFrame(rows, columns=SHIPMENT_COLUMNS)
-    frame["route"] = [tuple(r) if r else () for r in frame["route"].tolist()]
-    for column in ("etd", "eta"):
-        frame[column] = pd.to_datetime(frame[column], utc=True)
-    frame["value"] = frame["value"].astype(float)
-    frame["feu"] = frame["feu"].astype(float)
-    return frame
 
 
 @dataclass(frozen=True)
@@ -140,7 +96,7 @@ def iter_drafts(events: dict[str, ChokepointEvent], shipments: pd.DataFrame,
     if legs.empty:
         return
     legs = _cost_legs(legs, active, as_of, config)
-    totals = _totals(legs, active, config, {k: p.action for k, p in previous.items()})
+    totals = choose.totals(legs, active, config, {k: p.action for k, p in previous.items()})
 
     order = legs.sort_values(["decision", "reaches_at"], kind="stable")
     columns = answer_builder.leg_columns(order)
@@ -276,87 +232,3 @@ def _best(legs: pd.DataFrame, at: pd.Timestamp) -> tuple[np.ndarray, np.ndarray]
     action = np.where(best > 0, np.asarray(ACTIVE_ACTIONS, dtype=object)[stacked.argmax(axis=0)],
                       "MONITOR")
     return best, action
-
-
-def _totals(legs: pd.DataFrame, active: dict[str, ChokepointEvent], config: DecisionConfig,
-            previous: dict[tuple[str, str], str] | None = None) -> pd.DataFrame:
-    """Per decision: sums, the recommended action, its cost, deadline and severity."""
-    frame = pd.DataFrame({
-        "decision": legs["decision"], "customer_id": legs["customer_id"],
-        "chokepoint": legs["chokepoint"], "exposure": legs["value"],
-        "expected_loss": legs["expected_loss"],
-        "loss_if_disrupted": legs["loss_if_disrupted"],
-    })
-    for hours in WAIT_HOURS:
-        frame[f"wait_{hours}h"] = legs[f"wait_{hours}h"]
-    avoidable = legs["avoidable"].to_numpy(bool)
-    frame["avoidable_n"] = avoidable.astype(int)
-    frame["avoidable_extra_days"] = np.where(
-        avoidable, legs["alternative_extra_days"].to_numpy(float), 0.0
-    )
-    frame["blocked_n"] = (avoidable & ~legs["alternative_clear"].to_numpy(bool)).astype(int)
-    for action in ACTIVE_ACTIONS:
-        key = action.lower()
-        ok = legs[f"{key}_ok"].to_numpy(bool)
-        net = legs[f"{key}_net"].to_numpy(float)
-        chosen = ok & (net > 0)
-        frame[f"{key}_gain"] = np.where(chosen, net, 0.0)
-        frame[f"{key}_chosen_cost"] = np.where(chosen, legs[f"{key}_cost"], 0.0)
-        frame[f"{key}_chosen_n"] = chosen.astype(int)
-        frame[f"{key}_chosen_deadline"] = legs[f"{key}_deadline"].where(chosen)
-        frame[f"{key}_feasible_n"] = ok.astype(int)
-        frame[f"{key}_feasible_cost"] = np.where(ok, legs[f"{key}_cost"], 0.0)
-        frame[f"{key}_feasible_net"] = np.where(ok, net, 0.0)
-        frame[f"{key}_feasible_deadline"] = legs[f"{key}_deadline"].where(ok)
-
-    mins = [c for c in frame.columns if c.endswith("_deadline")]
-    sums = [c for c in frame.columns if c not in mins + ["decision", "customer_id",
-                                                          "chokepoint"]]
-    grouped = frame.groupby("decision", sort=True)
-    totals = grouped[sums].sum().join(grouped[mins].min())
-    totals = totals.join(grouped[["customer_id", "chokepoint"]].first())
-    totals["shipments"] = grouped.size()
-    names = (
-        legs[avoidable].groupby("decision")["alternative_name"]
-        .agg(lambda values: sorted(set(values)))
-    )
-    totals["alternative_names"] = names.reindex(totals.index)
-    totals["tolerance"] = legs.groupby("decision")["tolerance"].first()
-
-    gains = totals[[f"{a.lower()}_gain" for a in ACTIVE_ACTIONS]].to_numpy(float)
-    best = _stick_to_previous(totals, gains, previous or {}, config)
-    has_gain = best >= 0
-    probability = totals["chokepoint"].map({c: e.probability for c, e in active.items()})
-    severity = severities_for(totals["expected_loss"].to_numpy(float), config.severity_thresholds)
-    watch = (probability.to_numpy(float) >= config.monitor_probability) | (
-        severity != SEVERITIES[0]
-    )
-    fallback = np.where(watch, "MONITOR", "DO_NOTHING")
-    chosen = np.asarray(ACTIVE_ACTIONS, dtype=object)[np.maximum(best, 0)]
-    totals["action"] = np.where(has_gain, chosen, fallback)
-    totals["severity"] = severity
-    totals["probability"] = probability.to_numpy(float)
-    return totals
-
-
-def _stick_to_previous(totals: pd.DataFrame, gains: np.ndarray,
-                       previous: dict[tuple[str, str], str], config: DecisionConfig
-                       ) -> np.ndarray:
-    """Index of the recommended active action per decision, or -1 for none.
-
-    The best action wins unless the active version's recommendation comes
-    within ``action_switch_margin`` of the expected loss of it, so that nets
-    hovering around each other do not flip the advice (and the alert) on
-    every tick.
-    """
-    best_gain = gains.max(axis=1)
-    best = np.where(best_gain > 0, gains.argmax(axis=1), -1)
-    keys = list(zip(totals["customer_id"], totals["chokepoint"]))
-    index = {a: i for i, a in enumerate(ACTIVE_ACTIONS)}
-    prior = np.array([index.get(previous.get(k, ""), -1) for k in keys], dtype=int)
-    known = np.array([k in previous for k in keys], dtype=bool)
-    prior_gain = np.where(prior >= 0, gains[np.arange(len(gains)), np.maximum(prior, 0)], 0.0)
-    margin = config.action_switch_margin * totals["expected_loss"].to_numpy(float)
-    close = prior_gain >= np.maximum(best_gain, 0.0) - margin
-    keep = known & close & ((prior < 0) | (prior_gain > 0))
-    return np.where(keep, prior, best)

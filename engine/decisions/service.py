@@ -16,7 +16,8 @@ from engine.decisions import events as event_assessment
 from engine.decisions import lifecycle
 from engine.decisions.config import DecisionConfig
 from engine.decisions.events import ChokepointEvent
-from engine.decisions.generate import Previous, iter_drafts, load_open_shipments
+from engine.decisions.generate import Previous, iter_drafts
+from engine.decisions.shipments import load_open_shipments
 from engine.models import Customer, Decision
 from engine.settings import Settings
 

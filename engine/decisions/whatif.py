@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from engine.decisions import costs
-from engine.decisions.generate import load_open_shipments
+from engine.decisions.shipments import load_open_shipments
 from engine.decisions.routes import route_legs
 from engine.geography import chokepoints
 from engine.models import Decision
