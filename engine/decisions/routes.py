@@ -32,8 +32,8 @@ from engine.geography import (
 log = logging.getLogger(__name__)
 
 # A vessel that meets a closed chokepoint with no way round waits for it to
-# reopen. Six days is how long the Ever Given blocked the Suez Canal
-# (23 to 29 March 2021), the reference closure for a physical blockage.
+# reopen. Six days is how long the Ever Given blocked the Suez Canal, from
+# 23 to 29 March 2021 (Outlook India, citing Reuters, 29 March 2021).
 CLOSURE_WAIT_DAYS = 6.0
 # Waypoint a vessel heads for when it turns back at an avoided chokepoint.
 LATE_TURN_WAYPOINT = "cape"
