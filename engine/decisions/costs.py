@@ -25,8 +25,8 @@ Default figures and their sources:
   that meets a disruption its carrier diverts from pays at least the
   diversion surcharges Maersk put on a China-North Europe TEU on 21 December
   2023: USD 200 transit disruption surcharge plus USD 500 peak season
-  surcharge (TRT World, 22 December 2023), applied to cargo "already on the
-  water" as well (Lloyd's List, January 2024).
+  surcharge (TRT World, 22 December 2023). Maersk's notice, as quoted by
+  GSPC Global, applied them to shipments "already on the water" as well.
 - Risk surcharge of 0.5% of cargo value for a transit through a war-risk
   listed area: an estimate. Lloyd's List reported hull war-risk additional
   premiums of 0.3-0.5% of vessel value for a Red Sea transit in December
@@ -35,9 +35,10 @@ Default figures and their sources:
 - INSURE buys cover for 80% of the delay cost and the risk surcharge (an
   assumed 20% deductible; freight rate premiums are not insurable). Its
   premium is the expected payout plus a 25% loading for the insurer's costs
-  and margin (an estimate), and at least 0.05% of cargo value, the
-  pre-crisis war-risk rate Mumbai insurers quoted to BusinessDay in December
-  2023 (hull rate, applied to cargo). Because the premium exceeds the
+  and margin (an estimate), and at least 0.05% of cargo value, the war-risk
+  rate before December 2023 that insurance officials in Mumbai gave to
+  BusinessDay ("War risk premiums for cargoes surge amid Red Sea crisis";
+  a hull rate, applied to cargo). Because the premium exceeds the
   expected payout, cover only pays off for customers whose risk tolerance
   weighs a loss more than its expected value.
 - DELAY rolls the cargo to the next sailing of the same weekly service,
