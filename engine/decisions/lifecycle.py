@@ -40,6 +40,7 @@ CLOSED = ("SUPERSEDED", "EXPIRED")
 # customer's answer, and SUPERSEDED keeps its history.
 EXPIRES_TO_EXPIRED = ("OPEN", "ACKNOWLEDGED")
 DEADLINE_MATERIAL_SHIFT = timedelta(hours=12)
+PREVIEW_IDS = 100
 DEFAULT_MATERIAL_EXPOSURE_CHANGE = 0.2
 # Serialises upserts from the worker and the API on PostgreSQL, so two of
 # them never compute the same next version.
@@ -211,13 +212,21 @@ def _due(now: datetime):
 
 
 def preview_cleanup(session: Session, now: datetime | None = None) -> CleanupResult:
-    """Return what ``cleanup_expired`` would take out of the active book at ``now``."""
+    """Return what ``cleanup_expired`` would take out of the active book at ``now``.
+
+    Count and exposure are aggregated in SQL; ``decision_ids`` lists at most
+    the first ``PREVIEW_IDS`` of them, which keeps the preview cheap on a
+    large book.
+    """
     now = now or _domain_now(session)
-    rows = session.execute(
-        select(Decision.id, Decision.exposure_usd).where(*_due(now)).order_by(Decision.id)
+    count, exposure = session.execute(
+        select(func.count(), func.coalesce(func.sum(Decision.exposure_usd), 0.0))
+        .where(*_due(now))
+    ).one()
+    ids = session.scalars(
+        select(Decision.id).where(*_due(now)).order_by(Decision.id).limit(PREVIEW_IDS)
     ).all()
-    return CleanupResult(len(rows), float(sum(r.exposure_usd for r in rows)),
-                         [r.id for r in rows])
+    return CleanupResult(int(count), float(exposure), list(ids))
 
 
 def cleanup_expired(session: Session, now: datetime | None = None) -> CleanupResult:
