@@ -89,15 +89,16 @@ def fill(database_url: str, rows: int, customers: int) -> float:
         """, {"c": customers, "n": rows})
         connection.execute("""
             INSERT INTO alerts (decision_id, decision_version, customer_id, recipient, kind,
-                urgency, status, attempts, next_attempt_at, idempotency_key, body, simulated,
-                created_at, updated_at, sent_at)
+                urgency, status, attempts, next_attempt_at, idempotency_key, reference, body,
+                simulated, created_at, updated_at, sent_at)
             SELECT i, 1, 'BENCH-' || lpad((i %% %(c)s)::text, 7, '0'),
                 '+447700900' || lpad((i %% 1000)::text, 3, '0'), 'DECISION',
                 (ARRAY['urgent','standard','watch'])[i %% 3 + 1],
                 (ARRAY['SENT','SENT','DELIVERED','DELIVERED','READ','PENDING','FAILED',
                        'DEAD','CANCELLED','SUPERSEDED'])[i %% 10 + 1],
                 1 + i %% 3, now() - ((i %% 720) || ' hours')::interval,
-                'decision:' || i || ':v1', 'RISKCAST bench alert ' || i, false,
+                'decision:' || i || ':v1', 'RC' || upper(substr(md5(i::text), 1, 8)),
+                'RISKCAST bench alert ' || i, false,
                 now() - ((i %% 720) || ' hours')::interval, now(),
                 now() - ((i %% 720) || ' hours')::interval
             FROM generate_series(1, %(n)s) AS i

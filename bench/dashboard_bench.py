@@ -64,12 +64,13 @@ JOIN customers c ON c.id = 'CUST-' || lpad(s.customer_number::text, 4, '0')
 FILL_ALERTS = """
 INSERT INTO alerts (decision_id, decision_version, customer_id, recipient, kind, urgency,
     status, attempts, next_attempt_at, last_error_code, last_error_message, idempotency_key,
-    body, simulated, created_at, updated_at, sent_at)
+    reference, body, simulated, created_at, updated_at, sent_at)
 SELECT d.id, 1, d.customer_id, '+447700900' || lpad((d.id % 1000)::text, 3, '0'), 'DECISION',
     'standard', st, 1, d.created_at,
     CASE WHEN st = 'FAILED' THEN (ARRAY['63016','21211','30003'])[1 + d.id % 3] END,
     CASE WHEN st = 'FAILED' THEN 'recipient error' END,
-    'decision:' || d.id || '\:v1', 'RISKCAST alert body', true, d.created_at, d.created_at,
+    'decision:' || d.id || '\:v1', 'RC' || upper(substr(md5(d.id::text), 1, 8)),
+    'RISKCAST alert body', true, d.created_at, d.created_at,
     d.created_at
 FROM (SELECT id, customer_id, created_at,
         CASE WHEN id % 200 = 0 THEN 'FAILED' WHEN id % 50 = 0 THEN 'PENDING'

@@ -2,9 +2,11 @@
 
 Customer data is never public, so the demo book is generated with a fixed
 seed. Ports come from the World Port Index and lanes from ``engine.geography``;
-sailings spread over the replay period so that every replay day has open
-shipments. WhatsApp numbers use the +44 7700 900xxx range that Ofcom reserves
-for fiction, so no real phone can receive a demo alert.
+each shipment's route is the chokepoint sequence its lane and ports give.
+Sailings spread from December 2022 to April 2024, so every day of the
+bundled replay (and of the backtest from January 2023) has open shipments.
+A container is one FEU. WhatsApp numbers use the +44 7700 900xxx range that
+Ofcom reserves for fiction, so no real phone can receive a demo alert.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from engine.decisions.routes import plan_route
 from engine.geography import LANES, ports
 from engine.models import Customer, Shipment
 from engine.storage import insert_ignore
@@ -85,7 +88,7 @@ def generate(seed: int = DEFAULT_SEED, customers: int = DEFAULT_CUSTOMERS,
                     "origin_port": origin,
                     "destination_port": destination,
                     "lane": lane.id,
-                    "route": list(lane.route),
+                    "route": list(plan_route(lane.id, origin, destination).chokepoints),
                     "cargo_value_usd": round(containers * rng.uniform(30_000, 120_000), 2),
                     "container_count": containers,
                     "etd": etd,

@@ -14,13 +14,12 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from engine import book, breakers, ingest
+from engine import book, ingest
 from engine.alerting import outbox
 from engine.clock import advance_replay, domain_now, ensure_replay_state
 from engine.db import session_scope
-from engine.decisions import events as event_assessment
-from engine.decisions import lifecycle
-from engine.decisions.generate import draft_decisions, load_open_shipments
+from engine.decisions import lifecycle, outcomes, service
+from engine.decisions.config import DecisionConfig
 from engine.models import PipelineRun
 from engine.models.base import utcnow
 from engine.settings import Settings, get_settings
@@ -56,19 +55,16 @@ def run_tick(session: Session, settings: Settings, advance: bool = False) -> Tic
     signals, observations = ingest.run(session, settings, as_of)
     book.refresh_statuses(session, as_of)
     expired = lifecycle.cleanup_expired(session, as_of)
+    outcomes.record_outcomes(session, as_of)
 
-    events = event_assessment.assess(session, as_of)
-    circuits = {name: state["state"] for name, state in breakers.snapshot().items()}
-    shipments = load_open_shipments(session, as_of)
-    drafts = draft_decisions(events, shipments, as_of, circuits)
-    changes = lifecycle.upsert(session, drafts)
-    alerts = outbox.enqueue(session, changes)
+    decided = service.decide(session, as_of, DecisionConfig.from_settings(settings))
+    alerts = outbox.enqueue(session, decided.created)
 
     return TickSummary(
         replay_at=as_of.isoformat(),
         signals=signals,
         observations=observations,
-        decisions=len(changes),
+        decisions=decided.changed,
         alerts=alerts,
         expired=expired.removed,
         seconds=round(time.perf_counter() - started, 3),

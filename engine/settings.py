@@ -165,6 +165,12 @@ class Settings(BaseSettings):
     CIRCUIT_REDIS_TIMEOUT_SECONDS: float = Field(0.25, gt=0, le=10)
     CIRCUIT_REDIS_RETRY_SECONDS: float = Field(5, ge=0, le=600)
 
+    # Decision engine tuning; docs/decisions.md explains each one.
+    SEVERITY_THRESHOLDS_USD: str = "25000,100000,500000"
+    DECISION_HORIZON_DAYS: int = Field(30, ge=1, le=180)
+    DECISION_MIN_PROBABILITY: float = Field(0.2, ge=0.0, le=1.0)
+    MATERIAL_EXPOSURE_CHANGE_PCT: float = Field(20.0, ge=0.0, le=1000.0)
+
     @field_validator("DATABASE_URL")
     @classmethod
     def _normalise_database_url(cls, value: str) -> str:
@@ -267,6 +273,17 @@ class Settings(BaseSettings):
         date.fromisoformat(value)
         return value
 
+    @field_validator("SEVERITY_THRESHOLDS_USD")
+    @classmethod
+    def _check_thresholds(cls, value: str) -> str:
+        parse_thresholds(value)
+        return value
+
+    @property
+    def severity_thresholds(self) -> tuple[float, float, float]:
+        """Lower bounds in USD of MEDIUM, HIGH and CRITICAL expected loss."""
+        return parse_thresholds(self.SEVERITY_THRESHOLDS_USD)
+
     @property
     def is_postgres(self) -> bool:
         return self.DATABASE_URL.startswith("postgresql")
@@ -289,6 +306,22 @@ class Settings(BaseSettings):
         key = name.upper()
         fail_max = getattr(self, f"CIRCUIT_{key}_FAIL_MAX")
         return fail_max, getattr(self, f"CIRCUIT_{key}_RESET_TIMEOUT")
+
+
+def parse_thresholds(value: str) -> tuple[float, float, float]:
+    """Parse "25000,100000,500000" into three ascending positive USD amounts."""
+    expected = (
+        "must be three ascending positive USD amounts separated by commas, "
+        "for example 25000,100000,500000"
+    )
+    try:
+        amounts = tuple(float(part) for part in value.split(","))
+    except ValueError:
+        raise ValueError(expected) from None
+    ascending = all(a < b for a, b in zip(amounts, amounts[1:]))
+    if len(amounts) != 3 or amounts[0] <= 0 or not ascending:
+        raise ValueError(expected)
+    return amounts
 
 
 def normalise_database_url(value: str) -> str:

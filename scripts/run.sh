@@ -27,7 +27,8 @@ trap stop INT TERM EXIT
 pids+=($!)
 "$VENV/bin/python" -m api &
 pids+=($!)
-"$VENV/bin/streamlit" run app.py --server.port "${DASHBOARD_PORT:-8501}" &
+DASHBOARD_METRICS_URL="${DASHBOARD_METRICS_URL:-http://localhost:${PORT:-8000}/metrics}" \
+    "$VENV/bin/streamlit" run app.py --server.port "${DASHBOARD_PORT:-8501}" &
 pids+=($!)
 
 echo "RISKCAST is running: dashboard http://localhost:${DASHBOARD_PORT:-8501}," \

@@ -1,276 +1,234 @@
-"""Turn chokepoint events and open shipments into one decision per customer and event."""
+"""Turn chokepoint events and open shipments into one decision draft per customer and event.
+
+Everything up to the final per-decision JSON is vectorised. Route legs come
+from ``routes.route_legs``, costs from ``costs.action_table`` and the
+per-customer totals from one pandas groupby, so Python loops run only per
+decision, to build its JSON.
+"""
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
-from engine.decisions import costs
+from engine.decisions import answers as answer_builder
+from engine.decisions import choose, costs
+from engine.decisions.choose import ACTIVE_ACTIONS
+from engine.decisions.config import DecisionConfig
+from engine.decisions.draft import WAIT_HOURS, DecisionDraft
 from engine.decisions.events import ChokepointEvent
-from engine.decisions.severity import severity_for
-from engine.geography import LANES, chokepoints
-from engine.models import Customer, Shipment
+from engine.decisions.routes import route_legs
+from engine.decisions.shipments import HORIZON, load_open_shipments
+
+__all__ = ["HORIZON", "DraftBatch", "Previous", "draft_batch", "draft_decisions",
+           "iter_drafts", "load_open_shipments"]
 
 log = logging.getLogger(__name__)
 
-MIN_EVENT_PROBABILITY = 0.2
-HORIZON = timedelta(days=30)
-MAX_VALIDITY = timedelta(days=7)
-MONITOR_MIN_PROBABILITY = 0.3
-# Days before reaching the chokepoint by which a vessel must turn for the
-# Cape. For the Red Sea the turn happens south of Sri Lanka, about five days
-# of steaming before Bab el-Mandeb; elsewhere two days.
-DIVERSION_LEAD_DAYS = {"bab_el_mandeb": 5.0, "suez": 6.0}
-DEFAULT_DIVERSION_LEAD_DAYS = 2.0
-WAIT_HOURS = (6, 24, 48)
+# Decisions drafted and stored per batch, which bounds memory on a large book.
+WRITE_BATCH = 1_000
+# Cover must be bound before the vessel enters the area.
+INSURE_BIND_BEFORE = timedelta(hours=24)
+
+
+@dataclass(frozen=True)
+class Previous:
+    """The active version of a decision: its action, fingerprint and expiry."""
+
+    action: str
+    fingerprint: str
+    expires_at: datetime
 
 
 @dataclass
-class DecisionDraft:
-    customer_id: str
-    event_key: str
-    chokepoint: str
-    severity: str
-    recommended_action: str
-    exposure_usd: float
-    expected_loss_usd: float
-    action_cost_usd: float
-    net_benefit_usd: float
-    probability: float
-    confidence: float
-    shipment_count: int
-    deadline: datetime | None
-    expires_at: datetime
-    as_of: datetime
-    answers: dict
-    provenance: dict
-    fingerprint: str
-
-
-def load_open_shipments(session: Session, as_of: datetime) -> pd.DataFrame:
-    rows = session.execute(
-        select(
-            Shipment.id, Shipment.customer_id, Shipment.lane, Shipment.cargo_value_usd,
-            Shipment.container_count, Shipment.etd, Shipment.eta, Shipment.status,
-            Customer.risk_tolerance,
-        )
-        .join(Customer, Customer.id == Shipment.customer_id)
-        .where(
-            Shipment.status.in_(("BOOKED", "IN_TRANSIT")),
-            Shipment.eta > as_of,
-            Shipment.etd < as_of + HORIZON,
-        )
-    ).all()
-    frame = pd.DataFrame(rows, columns=[
-        "id", "customer_id", "lane", "value", "feu", "etd", "eta", "status", "tolerance",
-    ])
-    for column in ("etd", "eta"):
-        frame[column] = pd.to_datetime(frame[column], utc=True)
-    return frame
-
-
-def affected(shipments: pd.DataFrame, chokepoint: str, as_of: datetime) -> pd.DataFrame:
-    """Shipments whose route reaches ``chokepoint`` within the horizon, with arrival times."""
-    parts = []
-    for lane in LANES.values():
-        if chokepoint not in lane.route:
-            continue
-        progress = lane.route_progress[lane.route.index(chokepoint)]
-        subset = shipments[shipments["lane"] == lane.id]
-        if subset.empty:
-            continue
-        subset = subset.copy()
-        subset["reaches_at"] = subset["etd"] + (subset["eta"] - subset["etd"]) * progress
-        subset["extra_days"] = float(lane.alternative_extra_days) if lane.alternative else 0.0
-        subset["alternative"] = lane.alternative or ""
-        parts.append(subset)
-    if not parts:
-        return shipments.iloc[0:0]
-    frame = pd.concat(parts)
-    start = pd.Timestamp(as_of)
-    window = (frame["reaches_at"] > start) & (frame["reaches_at"] <= start + HORIZON)
-    return frame[window]
+class DraftBatch:
+    drafts: list[DecisionDraft] = field(default_factory=list)
+    # Decisions whose content equals their active version, so no draft was built.
+    unchanged: int = 0
 
 
 def draft_decisions(events: dict[str, ChokepointEvent], shipments: pd.DataFrame,
-                    as_of: datetime, circuits: dict[str, str]) -> list[DecisionDraft]:
-    drafts: list[DecisionDraft] = []
-    for event in events.values():
-        if event.probability < MIN_EVENT_PROBABILITY:
+                    as_of: datetime, circuits: dict[str, str],
+                    config: DecisionConfig | None = None,
+                    previous: dict[tuple[str, str], Previous] | None = None
+                    ) -> list[DecisionDraft]:
+    """Draft one decision per customer and event whose shipments are affected."""
+    return draft_batch(events, shipments, as_of, circuits, config, previous).drafts
+
+
+def draft_batch(events: dict[str, ChokepointEvent], shipments: pd.DataFrame,
+                as_of: datetime, circuits: dict[str, str],
+                config: DecisionConfig | None = None,
+                previous: dict[tuple[str, str], Previous] | None = None) -> DraftBatch:
+    """Draft every decision that differs from its active version, in one list."""
+    batch = DraftBatch()
+    for part in iter_drafts(events, shipments, as_of, circuits, config, previous):
+        batch.drafts.extend(part.drafts)
+        batch.unchanged += part.unchanged
+    return batch
+
+
+def iter_drafts(events: dict[str, ChokepointEvent], shipments: pd.DataFrame,
+                as_of: datetime, circuits: dict[str, str],
+                config: DecisionConfig | None = None,
+                previous: dict[tuple[str, str], Previous] | None = None,
+                size: int = WRITE_BATCH) -> Iterator[DraftBatch]:
+    """Yield the drafts in batches of ``size`` decisions.
+
+    ``previous`` maps (customer, chokepoint) to the active version. Its
+    recommendation is kept unless another action is clearly better, and a
+    decision whose fingerprint equals the active one is counted as unchanged
+    without building its JSON.
+    """
+    config = config or DecisionConfig.from_settings()
+    previous = previous or {}
+    active = {c: e for c, e in events.items() if e.probability >= config.min_probability}
+    if not active or shipments.empty:
+        return
+
+    legs = _affected_legs(shipments, active, as_of, config)
+    del shipments  # the caller passes the book in and keeps no reference to it
+    if legs.empty:
+        return
+    legs = _cost_legs(legs, active, as_of, config)
+    totals = choose.totals(legs, active, config, {k: p.action for k, p in previous.items()})
+
+    order = legs.sort_values(["decision", "reaches_at"], kind="stable")
+    columns = answer_builder.leg_columns(order)
+    bounds = np.flatnonzero(np.diff(order["decision"].to_numpy())) + 1
+    starts = [0, *bounds.tolist()]
+    ends = [*bounds.tolist(), len(order)]
+    totals_by_decision = dict(zip(totals.index, totals.to_dict("records")))
+    trust = {c: answer_builder.event_confidence(active[c], circuits)
+             for c in totals["chokepoint"].unique()}
+    del legs, order, totals
+
+    batch = DraftBatch()
+    for start, end in zip(starts, ends):
+        group = answer_builder.LegSlice(columns, start, end)
+        total = totals_by_decision[columns["decision"][start]]
+        chokepoint = total["chokepoint"]
+        fingerprint = answer_builder.fingerprint(group, total, active[chokepoint],
+                                                 trust[chokepoint])
+        known = previous.get((total["customer_id"], chokepoint))
+        if known is not None and known.fingerprint == fingerprint and known.expires_at > as_of:
+            batch.unchanged += 1
             continue
-        frame = affected(shipments, event.chokepoint, as_of)
-        if frame.empty:
-            continue
-        frame = frame.copy()
-        lead = DIVERSION_LEAD_DAYS.get(event.chokepoint, DEFAULT_DIVERSION_LEAD_DAYS)
-        frame["reroute_deadline"] = frame["reaches_at"] - pd.Timedelta(days=lead)
-        start = pd.Timestamp(as_of)
-        result = costs.shipment_costs(
-            probability=event.probability,
-            value=frame["value"].to_numpy(float),
-            feu=frame["feu"].to_numpy(float),
-            extra_days=frame["extra_days"].to_numpy(float),
-            rate_premium_usd_teu=event.rate_premium_usd_teu,
-            reroutable=(frame["reroute_deadline"] > start).to_numpy(),
-            departed=(frame["etd"] <= start).to_numpy(),
-        )
-        for name in ("expected_loss", "reroute_cost", "delay_cost", "insure_cost", "insure_benefit"):
-            frame[name] = getattr(result, name)
-        frame["reroute_ok"] = result.reroute_feasible
-        frame["delay_ok"] = result.delay_feasible
-        for customer_id, group in frame.groupby("customer_id", sort=True):
-            drafts.append(_draft(customer_id, group, event, as_of, circuits))
-    return drafts
+        batch.drafts.append(answer_builder.build_draft(
+            group, total, active[chokepoint], as_of, circuits, trust[chokepoint], fingerprint
+        ))
+        if len(batch.drafts) >= size:
+            yield batch
+            batch = DraftBatch()
+    if batch.drafts or batch.unchanged:
+        yield batch
 
 
-def _draft(customer_id: str, group: pd.DataFrame, event: ChokepointEvent,
-           as_of: datetime, circuits: dict[str, str]) -> DecisionDraft:
-    weight = costs.TOLERANCE_WEIGHT.get(str(group["tolerance"].iloc[0]), 1.0)
-    expected_loss = float(group["expected_loss"].sum())
-    weighted = group["expected_loss"] * weight
+def _affected_legs(shipments: pd.DataFrame, active: dict[str, ChokepointEvent],
+                   as_of: datetime, config: DecisionConfig) -> pd.DataFrame:
+    legs = route_legs(shipments, only=set(active))
+    start = pd.Timestamp(as_of)
+    window = (legs["reaches_at"] > start) & (legs["reaches_at"] <= start + config.horizon)
+    legs = legs[window]
+    if legs.empty:
+        return legs
 
-    per_action = {
-        "REROUTE": (group["reroute_ok"], weighted - group["reroute_cost"], group["reroute_cost"],
-                    group["reroute_deadline"]),
-        "DELAY": (group["delay_ok"], weighted * costs.DELAY_RISK_AVOIDED - group["delay_cost"],
-                  group["delay_cost"], group["etd"]),
-        "INSURE": (pd.Series(True, index=group.index),
-                   group["insure_benefit"] * weight - group["insure_cost"],
-                   group["insure_cost"], group["reaches_at"]),
+    # One reroute avoids every chokepoint of its corridor (Bab el-Mandeb and
+    # Suez), so a shipment's loss is counted once, at the first of them it
+    # reaches. The later ones are listed as also avoided.
+    legs = legs.sort_values(["id", "progress"], kind="stable").reset_index(drop=True)
+    corridor = np.where(legs["avoidable"], legs["alternative_id"], "~" + legs["chokepoint"])
+    legs = legs.assign(corridor=corridor)
+    position = legs.groupby(["id", "corridor"], sort=False).cumcount().to_numpy()
+    first = legs[position == 0].copy()
+    also = pd.Series("", index=first.index, dtype=object)
+    keys = pd.MultiIndex.from_frame(first[["id", "corridor"]])
+    for step in range(1, int(position.max()) + 1):
+        later = legs[position == step]
+        names = pd.Series(later["chokepoint"].to_numpy(),
+                          index=pd.MultiIndex.from_frame(later[["id", "corridor"]]))
+        found = names.reindex(keys).to_numpy()
+        present = pd.notna(found)
+        also = also.where(~present, also + np.where(also == "", "", ",") + found.astype(str))
+    first["also_avoids"] = also.to_numpy()
+    return first.reset_index(drop=True)
+
+
+def _cost_legs(legs: pd.DataFrame, active: dict[str, ChokepointEvent], as_of: datetime,
+               config: DecisionConfig) -> pd.DataFrame:
+    chokepoint = legs["chokepoint"]
+    probability = chokepoint.map({c: e.probability for c, e in active.items()}).to_numpy(float)
+    premium = chokepoint.map({c: e.rate_premium_usd_teu for c, e in active.items()})
+    war_risk = chokepoint.map({c: e.war_risk for c, e in active.items()}).to_numpy(bool)
+    weight = legs["tolerance"].map(costs.TOLERANCE_WEIGHT).fillna(1.0).to_numpy(float)
+
+    # The alternative is no way out if it runs into another active event.
+    blocked = set(active)
+    clear_by_route = {
+        route: not (set(route) & blocked) for route in legs["alternative_chokepoints"].unique()
     }
-    alternatives = []
-    for action, (feasible, net, cost, deadlines) in per_action.items():
-        ok = feasible.astype(bool)
-        alternatives.append({
-            "action": action,
-            "feasible": bool(ok.any()),
-            "shipments": int(ok.sum()),
-            "cost_usd": round(float(cost[ok].sum()), 2),
-            "net_benefit_usd": round(float(net[ok].sum()), 2),
-            "deadline": _iso(deadlines[ok].min()) if ok.any() else None,
-        })
-    alternatives.append({"action": "MONITOR", "feasible": True, "shipments": len(group),
-                         "cost_usd": 0.0, "net_benefit_usd": 0.0, "deadline": None})
-    alternatives.append({"action": "DO_NOTHING", "feasible": True, "shipments": len(group),
-                         "cost_usd": 0.0, "net_benefit_usd": 0.0, "deadline": None})
+    alternative_clear = legs["alternative_chokepoints"].map(clear_by_route).to_numpy(bool)
 
-    best = max((a for a in alternatives[:3] if a["feasible"]),
-               key=lambda a: a["net_benefit_usd"], default=None)
-    if best is None or best["net_benefit_usd"] <= 0:
-        fallback = "MONITOR" if event.probability >= MONITOR_MIN_PROBABILITY else "DO_NOTHING"
-        best = next(a for a in alternatives if a["action"] == fallback)
-
-    action = best["action"]
-    deadline = datetime.fromisoformat(best["deadline"]) if best["deadline"] else None
-    waiting = _cost_of_waiting(action, per_action, as_of)
-    exposure = float(group["value"].sum())
-    last_pass = group["reaches_at"].max().to_pydatetime()
-    expires_at = min(max(last_pass, as_of + timedelta(hours=24)), as_of + MAX_VALIDITY)
-    confidence, reasons = _confidence(event)
-    severity = severity_for(expected_loss)
-    chokepoint = chokepoints().get(event.chokepoint)
-
-    answers = {
-        "what": {
-            "event_key": event.event_key,
-            "chokepoint": event.chokepoint,
-            "chokepoint_name": chokepoint.name if chokepoint else event.chokepoint,
-            "reconciliation": event.status,
-            "sources": event.signal_inputs + event.observation_inputs,
-        },
-        "when": [
-            {"shipment_id": row.id, "reaches_at": _iso(row.reaches_at),
-             "reroute_deadline": _iso(row.reroute_deadline), "etd": _iso(row.etd)}
-            for row in group.sort_values("reaches_at").itertuples()
-        ],
-        "how_bad": {"exposure_usd": round(exposure, 2),
-                    "expected_loss_usd": round(expected_loss, 2), "severity": severity,
-                    "probability": event.probability},
-        "why": {"signal_probability": event.signal_probability,
-                "transit_change_pct": event.transit_change_pct,
-                "rate_change_pct": event.rate_change_pct,
-                "rate_premium_usd_teu": event.rate_premium_usd_teu,
-                "reconciliation": event.status},
-        "what_to_do": {"recommended": action, "cost_usd": best["cost_usd"],
-                       "net_benefit_usd": best["net_benefit_usd"],
-                       "alternatives": alternatives, "risk_tolerance_weight": weight},
-        "by_when": _iso(deadline) if deadline else None,
-        "confidence": {"value": confidence, "reasons": reasons,
-                       "cost_of_waiting_usd": waiting},
-    }
-    provenance = {
-        "signals": [{"id": s["id"], "age_hours": s["age_hours"]} for s in event.signal_inputs],
-        "observations": [{"id": o["id"], "age_hours": o["age_hours"]}
-                         for o in event.observation_inputs],
-        "circuits": circuits,
-        "as_of": as_of.isoformat(),
-    }
-    shipment_ids = sorted(group["id"].tolist())
-    fingerprint = hashlib.sha256(json.dumps(
-        [severity, action, round(exposure, -3), shipment_ids,
-         deadline.date().isoformat() if deadline else None],
-        default=str,
-    ).encode()).hexdigest()
-    return DecisionDraft(
-        customer_id=customer_id, event_key=event.event_key, chokepoint=event.chokepoint,
-        severity=severity, recommended_action=action, exposure_usd=round(exposure, 2),
-        expected_loss_usd=round(expected_loss, 2), action_cost_usd=best["cost_usd"],
-        net_benefit_usd=best["net_benefit_usd"], probability=event.probability,
-        confidence=confidence, shipment_count=len(group), deadline=deadline,
-        expires_at=expires_at, as_of=as_of, answers=answers, provenance=provenance,
-        fingerprint=fingerprint,
+    start = pd.Timestamp(as_of)
+    legs = legs.assign(
+        probability=probability,
+        rate_premium=premium.to_numpy(float),
+        war_risk=war_risk,
+        weight=weight,
+        alternative_clear=alternative_clear,
+        reroute_deadline=legs["diversion_at"],
+        delay_deadline=legs["etd"],
+        insure_deadline=legs["reaches_at"] - INSURE_BIND_BEFORE,
     )
+    reroutable = legs["avoidable"].to_numpy(bool) & alternative_clear
+    table = costs.action_table(
+        probability=probability,
+        value=legs["value"].to_numpy(float),
+        feu=legs["feu"].to_numpy(float),
+        premium_usd_teu=legs["rate_premium"].to_numpy(float),
+        war_risk=war_risk,
+        diverted=legs["avoidable"].to_numpy(bool),
+        alternative_open=reroutable,
+        late_delay_days=legs["late_delay_days"].to_numpy(float),
+        extra_days=legs["alternative_extra_days"].to_numpy(float),
+        weight=weight,
+        reroute_feasible=reroutable & (legs["reroute_deadline"] > start).to_numpy(),
+        delay_feasible=(legs["delay_deadline"] > start).to_numpy(),
+        insure_feasible=(legs["insure_deadline"] > start).to_numpy(),
+        params=config.costs,
+    )
+    columns = {"loss_if_disrupted": table.loss_if_disrupted,
+               "expected_loss": table.expected_loss}
+    for action in ACTIVE_ACTIONS:
+        key = action.lower()
+        columns[f"{key}_cost"] = table.cost[action]
+        columns[f"{key}_net"] = table.net[action]
+        columns[f"{key}_ok"] = table.feasible[action]
+    legs = legs.assign(**columns)
 
-
-def _cost_of_waiting(action: str, per_action: dict, as_of: datetime) -> dict[str, float]:
-    """Benefit lost if the customer waits: shipments whose deadline passes meanwhile."""
-    if action not in per_action:
-        return {f"{h}h": 0.0 for h in WAIT_HOURS}
-    feasible, net, _cost, deadlines = per_action[action]
-    result = {}
+    best_now, best_action = _best(legs, start)
+    legs["best_action"] = best_action
     for hours in WAIT_HOURS:
-        lost = feasible.astype(bool) & (deadlines <= pd.Timestamp(as_of + timedelta(hours=hours)))
-        result[f"{hours}h"] = round(float(np.clip(net[lost], 0, None).sum()), 2)
-    return result
+        later, _ = _best(legs, start + pd.Timedelta(hours=hours))
+        legs[f"wait_{hours}h"] = best_now - later
+    legs["decision"] = legs.groupby(["customer_id", "chokepoint"], sort=True).ngroup()
+    return legs
 
 
-def _confidence(event: ChokepointEvent) -> tuple[float, list[str]]:
-    value = 0.4
-    reasons = []
-    if event.status == "CONFIRMED":
-        value += 0.3
-        reasons.append("signals and measured transits agree")
-    elif event.status == "MATERIALIZING":
-        value += 0.15
-        reasons.append("transits have started to fall")
-    elif event.status == "PREDICTED_NOT_OBSERVED":
-        value -= 0.1
-        reasons.append("predicted, but transits are still normal")
-    elif event.status == "SURPRISE":
-        value += 0.1
-        reasons.append("transits fell without a prior signal")
-    sources = {s["source"] for s in event.signal_inputs + event.observation_inputs}
-    if len(sources) >= 2:
-        value += 0.1
-        reasons.append(f"{len(sources)} independent sources")
-    ages = [s["age_hours"] for s in event.signal_inputs + event.observation_inputs]
-    if ages and min(ages) > 7 * 24:
-        value -= 0.15
-        reasons.append("newest input is more than 7 days old")
-    return round(min(max(value, 0.05), 0.95), 2), reasons
-
-
-def _iso(value) -> str | None:
-    if value is None or pd.isna(value):
-        return None
-    if isinstance(value, pd.Timestamp):
-        value = value.to_pydatetime()
-    return value.isoformat()
+def _best(legs: pd.DataFrame, at: pd.Timestamp) -> tuple[np.ndarray, np.ndarray]:
+    """Best positive net benefit per leg among actions still open at ``at``."""
+    nets = []
+    for action in ACTIVE_ACTIONS:
+        key = action.lower()
+        open_at = legs[f"{key}_ok"].to_numpy(bool) & (legs[f"{key}_deadline"] > at).to_numpy()
+        nets.append(np.where(open_at, legs[f"{key}_net"].to_numpy(float), 0.0))
+    stacked = np.maximum(np.vstack(nets), 0.0)
+    best = stacked.max(axis=0)
+    action = np.where(best > 0, np.asarray(ACTIVE_ACTIONS, dtype=object)[stacked.argmax(axis=0)],
+                      "MONITOR")
+    return best, action

@@ -3,7 +3,7 @@
 from engine.models.alerts import Alert, ConversationWindow, InboundMessage, MessageEvent
 from engine.models.base import Base
 from engine.models.book import Customer, Shipment
-from engine.models.decisions import Decision
+from engine.models.decisions import Decision, SourceForecast
 from engine.models.ops import (
     ApiKey,
     AuditEntry,
@@ -39,6 +39,7 @@ __all__ = [
     "ReplayState",
     "Shipment",
     "Signal",
+    "SourceForecast",
     "SourceStatus",
     "VesselSighting",
     "WorkerHeartbeat",

@@ -1,4 +1,4 @@
-"""Decisions: one per customer and event, versioned, with a lifecycle."""
+"""Decisions: one per customer and event, versioned, with a lifecycle and outcomes."""
 
 from __future__ import annotations
 
@@ -20,6 +20,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 from engine.models.base import Base, JSONType, Timestamp, utcnow
 from engine.models.sources import BigId
 
+_ACTIVE = text("is_expired = false")
+_OUTCOME_PENDING = text("is_expired = true AND outcome IS NULL")
+
 
 class Decision(Base):
     __tablename__ = "decisions"
@@ -27,6 +30,10 @@ class Decision(Base):
         UniqueConstraint(
             "customer_id", "event_key", "version", name="uq_decisions_version"
         ),
+        # At most one active version per customer and event; it also serves
+        # the upsert's lookup of the current version.
+        Index("uq_decisions_active", "customer_id", "event_key", unique=True,
+              postgresql_where=_ACTIVE, sqlite_where=_ACTIVE),
         Index("ix_decisions_active_customer", "is_expired", "customer_id"),
         Index("ix_decisions_created_at", "created_at"),
         Index("ix_decisions_status", "status"),
@@ -49,16 +56,19 @@ class Decision(Base):
             postgresql_using="gin",
             postgresql_ops={"circuits": "jsonb_path_ops"},
         ).ddl_if(dialect="postgresql"),
+        Index("ix_decisions_outcome_pending", "chokepoint",
+              postgresql_where=_OUTCOME_PENDING, sqlite_where=_OUTCOME_PENDING),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     customer_id: Mapped[str] = mapped_column(
         ForeignKey("customers.id", ondelete="CASCADE")
     )
-    # Identifies the disruption, e.g. "bab_el_mandeb:security".
+    # Identifies the disruption, e.g. "bab_el_mandeb:disruption".
     event_key: Mapped[str] = mapped_column(String(96))
     chokepoint: Mapped[str] = mapped_column(String(32))
     version: Mapped[int] = mapped_column(Integer, default=1)
+    # OPEN, ACKNOWLEDGED, ACTED, DISMISSED, SUPERSEDED or EXPIRED.
     status: Mapped[str] = mapped_column(String(16), default="OPEN")
     severity: Mapped[str] = mapped_column(String(16))
     recommended_action: Mapped[str] = mapped_column(String(16))
@@ -71,17 +81,51 @@ class Decision(Base):
     shipment_count: Mapped[int] = mapped_column(Integer, default=0)
     deadline: Mapped[datetime | None] = mapped_column(Timestamp(), nullable=True)
     expires_at: Mapped[datetime] = mapped_column(Timestamp())
+    # True once the row left the active book: at expires_at, or when a newer
+    # version superseded it.
     is_expired: Mapped[bool] = mapped_column(Boolean, default=False)
     # Domain time the decision was computed for (the replay clock in replay mode).
     as_of: Mapped[datetime] = mapped_column(Timestamp())
     # The seven answers, rendered as structured JSON for the dashboard and API.
     answers: Mapped[dict] = mapped_column(JSONType)
     provenance: Mapped[dict] = mapped_column(JSONType)
-    # Hash of the material inputs; an equal hash means nothing changed.
+    # Hash of the decision's content; an equal hash means nothing changed.
     fingerprint: Mapped[str] = mapped_column(String(64))
     supersedes_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
+    # What happened at the chokepoint after expiry, from later observations.
     outcome: Mapped[dict | None] = mapped_column(JSONType, nullable=True)
     created_at: Mapped[datetime] = mapped_column(Timestamp(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(
         Timestamp(), default=utcnow, onupdate=utcnow
     )
+
+
+class SourceForecast(Base):
+    """One scored forecast: a source's probability against what then happened.
+
+    Each signal is scored once per event, against the first outcome window of
+    a decision that used it. The source ``riskcast`` scores the engine's own
+    combined probability once per event and day.
+    """
+
+    __tablename__ = "source_forecasts"
+    __table_args__ = (
+        UniqueConstraint("source", "forecast_ref", "event_key",
+                         name="uq_source_forecasts_key"),
+        Index("ix_source_forecasts_source", "source"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    source: Mapped[str] = mapped_column(String(32))
+    # The signal id, or "<event_key>@<day>" for the engine's forecast.
+    forecast_ref: Mapped[str] = mapped_column(String(160))
+    event_key: Mapped[str] = mapped_column(String(96))
+    chokepoint: Mapped[str] = mapped_column(String(32))
+    probability: Mapped[float] = mapped_column(Float)
+    disrupted: Mapped[bool] = mapped_column(Boolean)
+    decision_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("decisions.id", ondelete="SET NULL"), nullable=True
+    )
+    window_start: Mapped[datetime] = mapped_column(Timestamp())
+    window_end: Mapped[datetime] = mapped_column(Timestamp())
+    recorded_at: Mapped[datetime] = mapped_column(Timestamp(), default=utcnow)

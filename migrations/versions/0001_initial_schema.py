@@ -251,6 +251,27 @@ def upgrade() -> None:
         batch_op.create_index('ix_decisions_created_at', ['created_at'], unique=False)
         batch_op.create_index('ix_decisions_expires_at', ['expires_at'], unique=False)
         batch_op.create_index('ix_decisions_status', ['status'], unique=False)
+        batch_op.create_index('uq_decisions_active', ['customer_id', 'event_key'], unique=True, postgresql_where=sa.text('is_expired = false'), sqlite_where=sa.text('is_expired = false'))
+        batch_op.create_index('ix_decisions_outcome_pending', ['chokepoint'], unique=False, postgresql_where=sa.text('is_expired = true AND outcome IS NULL'), sqlite_where=sa.text('is_expired = true AND outcome IS NULL'))
+
+    op.create_table('source_forecasts',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('source', sa.String(length=32), nullable=False),
+    sa.Column('forecast_ref', sa.String(length=160), nullable=False),
+    sa.Column('event_key', sa.String(length=96), nullable=False),
+    sa.Column('chokepoint', sa.String(length=32), nullable=False),
+    sa.Column('probability', sa.Float(), nullable=False),
+    sa.Column('disrupted', sa.Boolean(), nullable=False),
+    sa.Column('decision_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('window_start', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('window_end', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('recorded_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['decision_id'], ['decisions.id'], name=op.f('fk_source_forecasts_decision_id_decisions'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_source_forecasts')),
+    sa.UniqueConstraint('source', 'forecast_ref', 'event_key', name='uq_source_forecasts_key')
+    )
+    with op.batch_alter_table('source_forecasts', schema=None) as batch_op:
+        batch_op.create_index('ix_source_forecasts_source', ['source'], unique=False)
 
     op.create_table('shipments',
     sa.Column('id', sa.String(length=64), nullable=False),
@@ -374,7 +395,13 @@ def downgrade() -> None:
         batch_op.drop_index('ix_shipments_customer_status')
 
     op.drop_table('shipments')
+    with op.batch_alter_table('source_forecasts', schema=None) as batch_op:
+        batch_op.drop_index('ix_source_forecasts_source')
+
+    op.drop_table('source_forecasts')
     with op.batch_alter_table('decisions', schema=None) as batch_op:
+        batch_op.drop_index('ix_decisions_outcome_pending')
+        batch_op.drop_index('uq_decisions_active')
         batch_op.drop_index('ix_decisions_status')
         batch_op.drop_index('ix_decisions_expires_at')
         batch_op.drop_index('ix_decisions_created_at')

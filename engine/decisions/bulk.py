@@ -1,0 +1,112 @@
+"""Set-based writes of decision rows: one statement per batch on PostgreSQL.
+
+On PostgreSQL the rows travel as one JSON document that
+``jsonb_to_recordset`` turns into a relation, so inserting or updating any
+number of decisions is a single statement. SQLite, the single-machine
+default, uses SQLAlchemy's multi-row inserts and ``executemany`` instead.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime
+
+import numpy as np
+from sqlalchemy import BigInteger, any_, bindparam, insert, text, update
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.orm import Session
+
+from engine.models import Decision
+
+TABLE = Decision.__table__
+# Keeps SQLite's IN lists under its 32,766 bind-parameter limit.
+SQLITE_CHUNK = 10_000
+
+
+def is_postgres(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def _json_default(value):
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"cannot store {type(value).__name__} value {value!r} in a decision row")
+
+
+def _recordset(columns: Sequence[str]) -> str:
+    dialect = postgresql.dialect()
+    types = ", ".join(f"{c} {TABLE.c[c].type.compile(dialect=dialect)}" for c in columns)
+    return f"jsonb_to_recordset(CAST(:rows AS jsonb)) AS v({types})"
+
+
+def insert_rows(session: Session, rows: list[dict]) -> list[tuple[int, str, str, int]]:
+    """Insert decision rows; return (id, customer_id, event_key, version) of each."""
+    if not rows:
+        return []
+    if not is_postgres(session):
+        statement = insert(Decision).returning(
+            Decision.id, Decision.customer_id, Decision.event_key, Decision.version
+        )
+        return [tuple(r) for r in session.execute(statement, rows).all()]
+
+    columns = list(rows[0])
+    names = ", ".join(columns)
+    statement = text(
+        f"INSERT INTO decisions ({names}) SELECT {names} FROM {_recordset(columns)} "
+        "RETURNING id, customer_id, event_key, version"
+    )
+    payload = json.dumps(rows, default=_json_default)
+    return [tuple(r) for r in session.execute(statement, {"rows": payload}).all()]
+
+
+def update_rows(session: Session, rows: list[dict]) -> int:
+    """Update decision rows by ``id``; each row sets the same columns."""
+    if not rows:
+        return 0
+    columns = [c for c in rows[0] if c != "id"]
+    if not is_postgres(session):
+        statement = (
+            update(TABLE)
+            .where(TABLE.c.id == bindparam("row_id"))
+            .values({c: bindparam(f"row_{c}") for c in columns})
+        )
+        params = [{f"row_{k}": v for k, v in row.items()} for row in rows]
+        session.connection().execute(statement, params)
+        return len(rows)
+
+    assignments = ", ".join(f"{c} = v.{c}" for c in columns)
+    statement = text(
+        f"UPDATE decisions AS d SET {assignments} FROM {_recordset(['id', *columns])} "
+        "WHERE d.id = v.id"
+    )
+    session.execute(statement, {"rows": json.dumps(rows, default=_json_default)})
+    return len(rows)
+
+
+def set_by_ids(session: Session, ids: Iterable[int], values: dict) -> int:
+    """Apply the same ``values`` to every decision in ``ids``."""
+    ids = list(ids)
+    if not ids:
+        return 0
+    if is_postgres(session):
+        wanted = any_(bindparam("ids", value=ids, type_=postgresql.ARRAY(BigInteger)))
+        session.execute(update(TABLE).where(TABLE.c.id == wanted).values(**values))
+        return len(ids)
+    for start in range(0, len(ids), SQLITE_CHUNK):
+        chunk = ids[start : start + SQLITE_CHUNK]
+        session.execute(update(TABLE).where(TABLE.c.id.in_(chunk)).values(**values))
+    return len(ids)
+
+
+def in_list(column, values: Sequence, session: Session):
+    """``column IN values`` as one array parameter on PostgreSQL."""
+    if is_postgres(session):
+        element_type = column.type
+        return column == any_(
+            bindparam(f"{column.key}_list", value=list(values),
+                      type_=postgresql.ARRAY(element_type))
+        )
+    return column.in_(list(values))
