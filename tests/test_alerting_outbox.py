@@ -78,7 +78,7 @@ def _versions(session, old_severity: str, new_severity: str, min_severity: str =
 def _supersede(old_id: int, severity: str) -> Decision:
     with session_scope() as session:
         session.execute(update(Decision).where(Decision.id == old_id)
-                        .values(status="SUPERSEDED"))
+                        .values(status="SUPERSEDED", is_expired=True))
         new = add_decision(session, "C001", severity=severity, version=2, supersedes_id=old_id)
         enqueue(session, new, superseded={new.id: old_id})
         return new
@@ -136,7 +136,7 @@ def test_dispatch_skips_superseded_decision(twilio_env, fake):
         decision = add_decision(session, "C001")
         enqueue(session, decision)
         session.execute(update(Decision).where(Decision.id == decision.id)
-                        .values(status="SUPERSEDED"))
+                        .values(status="SUPERSEDED", is_expired=True))
 
     counts = dispatch_once(clock=Clock())
 

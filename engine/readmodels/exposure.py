@@ -47,16 +47,16 @@ def exposure_by_chokepoint(session: Session) -> pd.DataFrame:
 
 def _path(lane_id: str, origin: str, destination: str) -> list[tuple[float, float, float]]:
     """(progress, lat, lon) waypoints of a voyage: origin, chokepoints, destination."""
-    lane = LANES.get(lane_id)
+    from engine.decisions.routes import plan_route
+
     known_ports = ports()
     points = []
     if origin in known_ports:
         points.append((0.0, known_ports[origin].lat, known_ports[origin].lon))
-    if lane is not None:
-        known = chokepoints()
-        for chokepoint, progress in zip(lane.route, lane.route_progress):
-            if chokepoint in known:
-                points.append((progress, known[chokepoint].lat, known[chokepoint].lon))
+    known = chokepoints()
+    for leg in plan_route(lane_id, origin, destination).legs:
+        if leg.chokepoint in known:
+            points.append((leg.progress, known[leg.chokepoint].lat, known[leg.chokepoint].lon))
     if destination in known_ports:
         points.append((1.0, known_ports[destination].lat, known_ports[destination].lon))
     # Unwrap longitudes so a Pacific crossing interpolates east, not around the globe.

@@ -9,9 +9,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from engine.freshness import REALITY_SOURCES, SIGNAL_SOURCES
-from engine.health import HEARTBEAT_STALE_SECONDS
 from engine.models import PipelineRun, SourceStatus, WorkerHeartbeat
 from engine.readmodels.common import as_aware, frame
+from engine.settings import get_settings
 
 RUN_COLUMNS = ["id", "job", "worker_id", "status", "started_at", "finished_at",
                "duration_seconds", "replay_at", "signals", "observations", "decisions",
@@ -96,5 +96,6 @@ def heartbeats(session: Session, now: datetime) -> pd.DataFrame:
     result = frame(rows, ["worker_id", "hostname", "pid", "role", "beat_at", "started_at"])
     ages = [round((now - as_aware(b)).total_seconds(), 1) for b in result["beat_at"]]
     result["age_seconds"] = ages
-    result["stale"] = [a >= HEARTBEAT_STALE_SECONDS for a in ages]
+    stale_after = get_settings().WORKER_HEARTBEAT_STALE_SECONDS
+    result["stale"] = [a >= stale_after for a in ages]
     return result
