@@ -59,8 +59,9 @@ def fill(database_url: str, rows: int, customers: int) -> float:
     chokepoints = "ARRAY[" + ", ".join(f"'{c}'" for c in CHOKEPOINTS) + "]"
     with psycopg.connect(psycopg_url(database_url)) as connection:
         seed.copy_customers(connection, customers)
-        # Row i belongs to customer i % C, and its event and version follow from
-        # i / C, so (customer_id, event_key, version) stays unique.
+        # Row i belongs to customer i % C and its event follows from i / C, so
+        # each (customer_id, event_key) has one version, as the partial unique
+        # index on active decisions requires.
         connection.execute(f"""
             INSERT INTO decisions (id, customer_id, event_key, chokepoint, version, status,
                 severity, recommended_action, exposure_usd, expected_loss_usd,
@@ -68,9 +69,9 @@ def fill(database_url: str, rows: int, customers: int) -> float:
                 deadline, expires_at, is_expired, as_of, answers, provenance, fingerprint,
                 supersedes_id, created_at, updated_at)
             SELECT i, 'BENCH-' || lpad((i %% %(c)s)::text, 7, '0'),
-                ({chokepoints})[(i / %(c)s) %% 9 + 1] || ':disruption',
+                ({chokepoints})[(i / %(c)s) %% 9 + 1] || ':event-' || ((i / %(c)s) / 9 + 1),
                 ({chokepoints})[(i / %(c)s) %% 9 + 1],
-                (i / %(c)s) / 9 + 1,
+                1,
                 (ARRAY['OPEN','OPEN','OPEN','ACKNOWLEDGED','ACTED','DISMISSED',
                        'SUPERSEDED','SUPERSEDED','SUPERSEDED','EXPIRED'])[i %% 10 + 1],
                 (ARRAY['LOW','MEDIUM','HIGH','CRITICAL'])[i %% 4 + 1],
@@ -79,7 +80,7 @@ def fill(database_url: str, rows: int, customers: int) -> float:
                 (i %% 977) * 50.0, 0.5 + (i %% 50) / 100.0, 0.7, 1 + i %% 20,
                 now() + ((i %% 240) || ' hours')::interval,
                 now() + ((i %% 168) - 24 || ' hours')::interval,
-                i %% 10 = 9,
+                i %% 10 >= 6,
                 now() - ((i %% 720) || ' hours')::interval,
                 jsonb_build_object('what', jsonb_build_object('event_key', 'bench'),
                                    'by_when', NULL),

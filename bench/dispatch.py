@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import httpx
 import psycopg
+import redis
 
 from bench import seed
 from bench.common import (
@@ -30,6 +31,7 @@ from bench.common import (
     point_settings_at,
     print_table,
     psycopg_url,
+    redis_url,
 )
 from bench.fake_twilio import FakeTwilio
 
@@ -127,10 +129,16 @@ def _run_processes(commands: list[list[str]]) -> float:
 
 
 def _reset_queue(database_url: str) -> None:
+    """Put every alert back in the queue as never sent, in the database and in Redis."""
+    # The alerter marks idempotency:{key} in Redis once Twilio accepted a
+    # message and then never sends that alert again, so the marks of the
+    # previous run (or an earlier bench run) must go. The bench owns its
+    # Redis database.
+    redis.Redis.from_url(redis_url()).flushdb()
     with psycopg.connect(psycopg_url(database_url)) as connection:
         connection.execute(
             "UPDATE alerts SET status = 'PENDING', attempts = 0, claimed_by = NULL, "
-            "claimed_until = NULL, twilio_sid = NULL, sent_at = NULL, "
+            "claimed_until = NULL, twilio_sid = NULL, sent_at = NULL, send_started_at = NULL, "
             "last_error_code = NULL, last_error_message = NULL, "
             "next_attempt_at = now() - interval '1 minute'"
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from datetime import datetime, timedelta, timezone
 
@@ -52,6 +53,17 @@ def copy_customers(connection: psycopg.Connection, count: int, seed: int = 7) ->
     connection.commit()
 
 
+@functools.lru_cache(maxsize=None)
+def _red_sea_progress(lane_id: str, origin: str, destination: str) -> float:
+    """Share of the voyage at which a shipment on this lane reaches Bab el-Mandeb."""
+    from engine.decisions.routes import plan_route
+
+    for leg in plan_route(lane_id, origin, destination).legs:
+        if leg.chokepoint == RED_SEA_CHOKEPOINT:
+            return leg.progress
+    raise ValueError(f"lane {lane_id} from {origin} to {destination} avoids {RED_SEA_CHOKEPOINT}")
+
+
 def copy_shipments(connection: psycopg.Connection, count: int, customers: int,
                    as_of: datetime, affected_share: float = 0.4, seed: int = 11) -> int:
     """COPY ``count`` open shipments spread evenly over ``customers``.
@@ -75,16 +87,17 @@ def copy_shipments(connection: psycopg.Connection, count: int, customers: int,
             for index in range(count):
                 pool = red_sea if through[index] else elsewhere
                 lane = pool[lane_pick[index] % len(pool)]
+                origin = lane.origins[index % len(lane.origins)]
+                destination = lane.destinations[index % len(lane.destinations)]
                 if through[index]:
                     # Place the Bab el-Mandeb passage ``days`` after as_of.
-                    progress = lane.route_progress[lane.route.index(RED_SEA_CHOKEPOINT)]
+                    progress = _red_sea_progress(lane.id, origin, destination)
                     etd = as_of + timedelta(days=days[index] - lane.transit_days * progress)
                 else:
                     etd = as_of + timedelta(days=days[index] - 8.0)
                 copy.write_row((
                     f"BENCH-S{index:08d}", customer_id(index % customers),
-                    lane.origins[index % len(lane.origins)],
-                    lane.destinations[index % len(lane.destinations)],
+                    origin, destination,
                     lane.id, json.dumps(list(lane.route)),
                     round(float(containers[index] * unit_value[index]), 2),
                     int(containers[index]), etd, etd + timedelta(days=lane.transit_days),
