@@ -63,6 +63,8 @@ def worker_env(database_url: str, redis_url: str | None, **overrides: object) ->
         "WORKER_HEALTH_PORT": str(free_port()),
         "LOG_LEVEL": "INFO",
         "PYTHONUNBUFFERED": "1",
+        # A fresh metrics folder per test, so counters of earlier runs do not add up.
+        "PROMETHEUS_MULTIPROC_DIR": tempfile.mkdtemp(prefix="riskcast-metrics-"),
     })
     if redis_url:
         env["REDIS_URL"] = redis_url

@@ -16,11 +16,11 @@ import time
 from collections import Counter
 
 import pytest
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import create_engine, func, select, text, update
 
 from engine import book, db
 from engine.db import MIGRATION_LOCK_ID, session_scope
-from engine.models import Alert, Signal
+from engine.models import Alert, Customer, Signal
 from engine.pipeline import tick
 from engine.settings import reset_settings_cache
 from tests.fleet_helpers import (
@@ -46,6 +46,9 @@ TICK_FAILED = re.compile(r"ERROR scheduler\.worker: job tick period \S+ on worke
 def _load_book() -> None:
     with session_scope() as session:
         book.load_demo_book(session)
+        # Quiet hours would hold some alerts back depending on the time of day
+        # the test runs; these scenarios are about workers, not preferences.
+        session.execute(update(Customer).values(quiet_hours_start=None, quiet_hours_end=None))
 
 
 def _sent_alert_ids(workers: list[WorkerProcess]) -> Counter:
