@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from datetime import datetime
 
@@ -49,6 +50,30 @@ def redis_check() -> dict:
     if ok:
         return {"state": "ok", "latency_ms": round(latency, 2)}
     return {"state": "degraded", "error": error}
+
+
+# A probe scraped hundreds of times a second reuses one report for this long,
+# instead of querying the database and Redis for every request.
+HEALTH_CACHE_SECONDS = 1.0
+_cache_lock = threading.Lock()
+_cached: tuple[int, float, dict] | None = None
+
+
+def cached_full_health(max_age: float = HEALTH_CACHE_SECONDS) -> dict:
+    """Return ``full_health()``, reusing a report at most ``max_age`` seconds old.
+
+    The report is tied to the current database engine, so rebuilding the
+    engine (new settings) never serves the old report.
+    """
+    global _cached
+    engine_id = id(get_engine())
+    with _cache_lock:
+        if (_cached is not None and _cached[0] == engine_id
+                and time.monotonic() - _cached[1] < max_age):
+            return _cached[2]
+        report = full_health()
+        _cached = (engine_id, time.monotonic(), report)
+        return report
 
 
 def full_health() -> dict:

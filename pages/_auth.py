@@ -65,8 +65,26 @@ def _password_form() -> None:
     st.rerun()
 
 
+def _stop_on_invalid_settings() -> None:
+    from engine.settings import SettingsError, get_settings
+
+    try:
+        get_settings()
+    except SettingsError as exc:
+        log.error("configuration error: %s", exc)
+        st.error(f"The dashboard cannot start: {exc}. Fix that environment variable and "
+                 "restart the dashboard.")
+        st.stop()
+
+
 def require_identity() -> Identity:
-    """Return who is using the dashboard; show the sign-in page and stop if nobody is."""
+    """Return who is using the dashboard; show the sign-in page and stop if nobody is.
+
+    app.py calls it before any page, and every page calls it again, because
+    Streamlit can serve a file under pages/ directly on a session's first
+    request without running app.py.
+    """
+    _stop_on_invalid_settings()
     mode = auth_mode(settings(), oidc_configured())
     if mode == "oidc":
         if not st.user.is_logged_in:

@@ -24,6 +24,9 @@ from pages._shared import (
     read,
     show_table,
 )
+from pages._auth import require_identity
+
+require_identity()
 
 STATUS_COLORS = {"PENDING": "#90a4ae", "SENDING": "#42a5f5", "SENT": "#66bb6a",
                  "DELIVERED": "#2e7d32", "READ": "#1b5e20", "FAILED": "#e53935",

@@ -7,6 +7,9 @@ import streamlit as st
 
 from pages._actions import action, busy, execute, flash
 from pages._shared import identity, in_session, operator_note, read, show_table
+from pages._auth import require_identity
+
+require_identity()
 
 
 @st.cache_data(ttl=10, show_spinner=False)

@@ -26,6 +26,9 @@ from pages._shared import (
     read,
     show_table,
 )
+from pages._auth import require_identity
+
+require_identity()
 
 STATE_BADGES = {"closed": "green", "half-open": "orange", "open": "red"}
 

@@ -27,6 +27,9 @@ from pages._shared import (
     read,
     show_table,
 )
+from pages._auth import require_identity
+
+require_identity()
 
 PAGE_SIZE = 100
 STATUSES = ["OPEN", "ACKNOWLEDGED", "ACTED", "DISMISSED", "SUPERSEDED", "EXPIRED"]

@@ -17,6 +17,9 @@ from pages._shared import (
     read,
     show_table,
 )
+from pages._auth import require_identity
+
+require_identity()
 
 
 @st.cache_data(ttl=READ_TTL, show_spinner=False)

@@ -25,6 +25,9 @@ from pages._shared import (
     read,
     show_table,
 )
+from pages._auth import require_identity
+
+require_identity()
 
 
 def load_preview():

@@ -15,6 +15,9 @@ from pages._shared import (
     read,
     settings,
 )
+from pages._auth import require_identity
+
+require_identity()
 
 STATUS_BADGES = {"ok": ("green", "OK"), "warning": ("orange", "Warning"),
                  "critical": ("red", "Critical"), "no data": ("gray", "No data")}

@@ -6,6 +6,9 @@ import plotly.express as px
 import streamlit as st
 
 from pages._shared import READ_TTL, domain_now, in_session, live, read, show_table
+from pages._auth import require_identity
+
+require_identity()
 
 JOBS = ["all", "tick", "dispatch", "cleanup", "vacuum"]
 

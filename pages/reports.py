@@ -5,6 +5,9 @@ from __future__ import annotations
 import streamlit as st
 
 from pages._shared import SEVERITIES, READ_TTL, in_session, read, show_table
+from pages._auth import require_identity
+
+require_identity()
 
 EXPORT_LIMIT = 50_000
 

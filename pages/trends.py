@@ -18,6 +18,9 @@ from pages._shared import (
     settings,
     show_table,
 )
+from pages._auth import require_identity
+
+require_identity()
 
 
 def _day(value: str) -> datetime:

@@ -10,6 +10,8 @@ from engine.settings import SettingsError
 
 # How long a starting worker waits for the database before it gives up.
 DATABASE_START_TIMEOUT = 120.0
+# A one-off tick is run by hand, so it gives up on the database sooner.
+ONCE_DATABASE_TIMEOUT = 15.0
 # How long --once waits for a tick running on a worker to finish.
 ONCE_LOCK_WAIT = 600.0
 
@@ -39,8 +41,9 @@ def main(argv: list[str] | None = None) -> int:
 
     configure_logging()
     _quiet_apscheduler()
+    database_timeout = ONCE_DATABASE_TIMEOUT if args.once else DATABASE_START_TIMEOUT
     try:
-        wait_for_database(get_engine(), DATABASE_START_TIMEOUT)
+        wait_for_database(get_engine(), database_timeout)
         if not args.no_migrate:
             migrate()
     except MigrationLockTimeoutError as exc:
@@ -51,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
 
         if not is_database_unavailable(exc):
             raise
-        print(f"database unavailable for {DATABASE_START_TIMEOUT:.0f} s at start "
+        print(f"database unavailable for {database_timeout:.0f} s at start "
               f"({describe_error(exc)}); check DATABASE_URL and that the server is up",
               file=sys.stderr)
         return 1

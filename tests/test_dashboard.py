@@ -186,3 +186,28 @@ def test_oidc_sign_in_roles(pg_env, monkeypatch):
     assert lead.session_state["identity"].role == "operator"
     assert lead.session_state["identity"].actor == "dashboard:lead@example.com"
     assert analyst.session_state["identity"].role == "viewer"
+
+
+@pytest.mark.parametrize("name", sorted(PAGES))
+def test_page_opened_directly_asks_sign_in(pg_env, monkeypatch, name):
+    monkeypatch.setenv("DASHBOARD_PASSWORD", "view-secret")
+    reset_settings_cache()
+    populate()
+
+    app = AppTest.from_file(str(ROOT / PAGES[name]), default_timeout=60).run()
+
+    assert not app.exception
+    assert app.title[0].value == "RISKCAST operations"
+    assert len(app.dataframe) == 0
+    assert "identity" not in app.session_state
+
+
+def test_invalid_setting_shown_without_traceback(pg_env, monkeypatch):
+    monkeypatch.setenv("ENVIRONMENT", "prod")
+    reset_settings_cache()
+
+    app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
+
+    assert not app.exception
+    assert "ENVIRONMENT='prod'" in app.error[0].value
+    assert "development, staging, production" in app.error[0].value

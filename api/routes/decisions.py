@@ -51,7 +51,7 @@ def generate_decisions(
         try:
             decisions = service.generate(session, get_settings(), customer_id=customer)
         except service.UnknownCustomerError as exc:
-            raise Problem(404, "Unknown customer", f"{exc}; check the customer id",
+            raise Problem(404, "Unknown customer", str(exc),
                           slug="unknown-customer") from None
         returned = [DecisionOut.model_validate(d, from_attributes=True)
                     for d in decisions[:limit]]

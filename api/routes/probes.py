@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 
 from fastapi import APIRouter
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from api.problems import Problem
@@ -23,7 +24,8 @@ def _head_revision() -> str:
 
 
 @router.get("/live", response_model=LiveResponse, responses=problems(503))
-def live() -> dict:
+async def live() -> dict:
+    # Async: the checks are in-process and cheap, so the probe skips the threadpool.
     """Report whether the process can serve requests (no dependency is checked)."""
     failed = liveness.failing()
     if failed:
@@ -59,7 +61,7 @@ def ready() -> dict:
     responses={503: {"model": HealthResponse,
                      "description": "The database is down; the body is the same report."}},
 )
-def full_health() -> JSONResponse:
+async def full_health() -> JSONResponse:
     """Report every dependency with its state and latency, and an overall ok, degraded or down."""
-    report = health.full_health()
+    report = await run_in_threadpool(health.cached_full_health)
     return JSONResponse(report, status_code=503 if report["status"] == "down" else 200)
