@@ -230,6 +230,9 @@ def test_concurrent_claims_take_disjoint_rows(twilio_env, fake):
         thread.start()
     for thread in threads:
         thread.join(timeout=30)
+    # On a loaded machine a dispatcher may claim fewer than its batch; a last
+    # run sends whatever the four left, so the totals check disjointness only.
+    results.append(dispatch_once(40, clock=clock, owner="drain"))
 
     assert sum(r["sent"] for r in results) == 40
     assert len(fake.messages) == 40
