@@ -21,19 +21,33 @@ _BY_RANK = {4: "CRITICAL", 3: "HIGH", 2: "MEDIUM", 1: "LOW"}
 
 def exposure_by_chokepoint(session: Session) -> pd.DataFrame:
     """Active exposure per chokepoint, with its coordinates and worst severity."""
-    rows = session.execute(
+    # Two hash aggregations (per chokepoint and customer, then per chokepoint)
+    # count customers without the sort that COUNT(DISTINCT) needs.
+    per_customer = (
         select(
             Decision.chokepoint,
             func.count().label("decisions"),
-            func.count(func.distinct(Decision.customer_id)).label("customers"),
             func.coalesce(func.sum(Decision.shipment_count), 0).label("shipments"),
             func.sum(Decision.exposure_usd).label("exposure_usd"),
             func.sum(Decision.expected_loss_usd).label("expected_loss_usd"),
             func.max(_RANK).label("worst"),
         )
         .where(ACTIVE, CURRENT)
-        .group_by(Decision.chokepoint)
-        .order_by(func.sum(Decision.exposure_usd).desc())
+        .group_by(Decision.chokepoint, Decision.customer_id)
+        .subquery()
+    )
+    rows = session.execute(
+        select(
+            per_customer.c.chokepoint,
+            func.sum(per_customer.c.decisions).label("decisions"),
+            func.count().label("customers"),
+            func.sum(per_customer.c.shipments).label("shipments"),
+            func.sum(per_customer.c.exposure_usd).label("exposure_usd"),
+            func.sum(per_customer.c.expected_loss_usd).label("expected_loss_usd"),
+            func.max(per_customer.c.worst).label("worst"),
+        )
+        .group_by(per_customer.c.chokepoint)
+        .order_by(func.sum(per_customer.c.exposure_usd).desc())
     ).all()
     result = frame(rows, ["chokepoint", "decisions", "customers", "shipments",
                           "exposure_usd", "expected_loss_usd", "worst"])
