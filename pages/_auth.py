@@ -1,4 +1,4 @@
-"""Sign-in gate run by app.py before any page; see engine.auth for the roles."""
+"""Sign-in gate that app.py and every page run first; see engine.auth for the roles."""
 
 from __future__ import annotations
 

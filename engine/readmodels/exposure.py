@@ -36,6 +36,7 @@ def exposure_by_chokepoint(session: Session) -> pd.DataFrame:
         .group_by(Decision.chokepoint, Decision.customer_id)
         .subquery()
     )
+
     rows = session.execute(
         select(
             per_customer.c.chokepoint,
