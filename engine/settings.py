@@ -43,7 +43,7 @@ CIRCUIT_DEFAULTS = {
 
 
 class SettingsError(RuntimeError):
-    """Raised when an environment variable holds a value RISKCAST cannot use."""
+    """Raised when an environment variable contains a value RISKCAST cannot use."""
 
 
 class Settings(BaseSettings):

@@ -230,7 +230,7 @@ def test_concurrent_claims_take_disjoint_rows(twilio_env, fake):
         thread.start()
     for thread in threads:
         thread.join(timeout=30)
-    # On a loaded machine a dispatcher may claim fewer than its batch; a last
+    # On a loaded machine a dispatcher may claim fewer than its batch. A last
     # run sends whatever the four left, so the totals check disjointness only.
     results.append(dispatch_once(40, clock=clock, owner="drain"))
 

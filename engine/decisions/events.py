@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session
 
 from engine.clock import as_utc
 from engine.models import RealityObservation, Reconciliation, Signal
+from engine.reality.reconcile import classify
 
 SIGNAL_WINDOW = timedelta(days=14)
 TRANSIT_WINDOW = timedelta(days=3)
@@ -43,9 +44,6 @@ CORROBORATING_TRANSIT_DROP = -10.0
 CORROBORATING_RATE_RISE = 10.0
 TRANSIT_DROP_FOR_CERTAINTY = 50.0
 RATE_RISE_WEIGHT = 0.6
-SIGNAL_HIGH = 0.5
-TRANSIT_DROP_CONFIRMED = -25.0
-TRANSIT_DROP_MATERIALIZING = -10.0
 MAX_PROBABILITY = 0.99
 # Categories whose events put a war-risk surcharge on cargo.
 SECURITY_CATEGORIES = ("security",)
@@ -77,19 +75,8 @@ class ChokepointEvent:
 
 
 def reconcile(signal_probability: float, transit_change: float | None) -> str:
-    """Label how the signals and the measured transits agree."""
-    dropped = transit_change is not None and transit_change <= TRANSIT_DROP_CONFIRMED
-    dipping = transit_change is not None and transit_change <= TRANSIT_DROP_MATERIALIZING
-    predicted = signal_probability >= SIGNAL_HIGH
-    if predicted and dropped:
-        return "CONFIRMED"
-    if predicted and dipping:
-        return "MATERIALIZING"
-    if predicted:
-        return "PREDICTED_NOT_OBSERVED"
-    if dropped:
-        return "SURPRISE"
-    return "NORMAL"
+    """Label how the signals and the measured transits agree, as ORACLE does."""
+    return classify(signal_probability, transit_change)
 
 
 def corroborated(transit_change: float | None, rate_change: float | None) -> bool:

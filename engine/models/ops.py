@@ -37,7 +37,7 @@ class PipelineRun(Base):
 
 
 class ReplayState(Base):
-    """Where the replay clock stands; a single row with id 1."""
+    """The replay clock's position, kept in a single row with id 1."""
 
     __tablename__ = "replay_state"
 

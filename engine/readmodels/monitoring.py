@@ -113,11 +113,16 @@ def _pool_light(api: ApiStats | None, own_checked_out: int, own_capacity: int,
 def traffic_lights(session: Session, now: datetime, settings: Settings, circuits: dict,
                    api: ApiStats | None, api_error: str | None,
                    own_pool: tuple[int, int]) -> list[Light]:
-    """Every runbook threshold with its current value and status."""
+    """Grade every runbook threshold: its current value and status."""
     rate = decision_rate_per_minute(session, now)
     open_names = [n for n, s in circuits.items() if str(s.get("state")) in OPEN_STATES]
     open_count = len(open_names)
-    circuit_status = CRITICAL if open_count > 2 else WARNING if open_count >= 1 else OK
+    if open_count > 2:
+        circuit_status = CRITICAL
+    elif open_count >= 1:
+        circuit_status = WARNING
+    else:
+        circuit_status = OK
     lights = _api_lights(api, api_error)
     lights.append(Light(
         "decision_rate", "Decision generation rate", grade_below(rate, 50, 10),
