@@ -113,16 +113,22 @@ def load_demo_book(session: Session, seed: int = DEFAULT_SEED,
 def refresh_statuses(session: Session, now: datetime) -> None:
     """Set BOOKED, IN_TRANSIT or DELIVERED from ETD and ETA at domain time ``now``."""
     active = Shipment.status.in_(("BOOKED", "IN_TRANSIT", "DELIVERED"))
+    # Each statement skips rows that already hold the status, so a tick
+    # rewrites only the shipments whose status changes.
     session.execute(
-        update(Shipment).where(active, Shipment.etd > now).values(status="BOOKED")
+        update(Shipment)
+        .where(active, Shipment.status != "BOOKED", Shipment.etd > now)
+        .values(status="BOOKED")
     )
     session.execute(
         update(Shipment)
-        .where(active, Shipment.etd <= now, Shipment.eta > now)
+        .where(active, Shipment.status != "IN_TRANSIT", Shipment.etd <= now, Shipment.eta > now)
         .values(status="IN_TRANSIT")
     )
     session.execute(
-        update(Shipment).where(active, Shipment.eta <= now).values(status="DELIVERED")
+        update(Shipment)
+        .where(active, Shipment.status != "DELIVERED", Shipment.eta <= now)
+        .values(status="DELIVERED")
     )
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 
 from engine.alerting.preferences import zone
@@ -85,7 +84,7 @@ def action_phrase(action: str | None) -> str:
 
 def variable(text: str) -> str:
     """Make ``text`` acceptable as a WhatsApp template variable."""
-    flat = re.sub(r"\s+", " ", text).strip() or "-"
+    flat = " ".join(text.split()) or "-"
     if len(flat) > MAX_VARIABLE:
         flat = flat[: MAX_VARIABLE - 3].rstrip() + "..."
     return flat

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from datetime import datetime
+from types import SimpleNamespace
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select, update
@@ -40,7 +41,7 @@ def idempotency_key(decision_id: int, version: int, recipient: str) -> str:
 
 
 def alert_row(*, kind: str, key: str, customer_id: str, recipient: str, rendered: Rendered,
-              urgency: str, now: datetime, decision: Decision | None = None,
+              urgency: str, now: datetime, decision=None,
               content_sid: str | None = None, fallback_of: Alert | None = None) -> dict:
     """Build an ``alerts`` row for ``insert_ignore``.
 
@@ -88,10 +89,6 @@ def enqueue(session: Session, changes: Sequence[Change]) -> int:
             .values(status="SUPERSEDED", updated_at=now)
         )
 
-    decision_ids = [c.decision_id for c in changes] + superseded
-    decisions = {
-        d.id: d for d in session.scalars(select(Decision).where(Decision.id.in_(decision_ids)))
-    }
     customers = {
         c.id: c
         for c in session.scalars(
@@ -99,6 +96,16 @@ def enqueue(session: Session, changes: Sequence[Change]) -> int:
         )
     }
     alerted = _alerted_decisions(session, superseded)
+    eased = [c.superseded_id for c in changes if c.superseded_id in alerted
+             and rank(c.severity) < rank(customers[c.customer_id].min_severity)]
+    # A change that carries its stored row renders from it; only the others,
+    # and the versions an eased notice quotes, are read back.
+    decisions = {c.decision_id: SimpleNamespace(**c.row) for c in changes if c.row is not None}
+    wanted = [c.decision_id for c in changes if c.row is None] + eased
+    if wanted:
+        decisions.update(
+            (d.id, d) for d in session.scalars(select(Decision).where(Decision.id.in_(wanted)))
+        )
 
     rows = []
     for change in changes:

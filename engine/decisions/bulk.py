@@ -1,39 +1,27 @@
-"""Set-based writes of decision rows: one statement per batch on PostgreSQL.
+"""Set-based writes of decision rows: a fixed number of statements per batch on PostgreSQL.
 
-On PostgreSQL the rows travel as one JSON document that
-``jsonb_to_recordset`` turns into a relation, so inserting or updating any
-number of decisions is a single statement. SQLite, the single-machine
-default, uses SQLAlchemy's multi-row inserts and ``executemany`` instead.
+On PostgreSQL new rows get their ids from the sequence in one query and then
+travel by ``COPY``. Updates travel as one JSON document that
+``jsonb_to_recordset`` turns into a relation, so updating any number of
+decisions is a single statement. SQLite, the single-machine default, uses
+SQLAlchemy's multi-row inserts and ``executemany`` instead.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from datetime import date, datetime
 
-import numpy as np
 from sqlalchemy import BigInteger, any_, bindparam, insert, text, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from engine.models import Decision
+from engine.storage import copy_rows, is_postgres, json_default
 
 TABLE = Decision.__table__
 # Keeps SQLite's IN lists under its 32,766 bind-parameter limit.
 SQLITE_CHUNK = 10_000
-
-
-def is_postgres(session: Session) -> bool:
-    return session.get_bind().dialect.name == "postgresql"
-
-
-def _json_default(value):
-    if isinstance(value, (datetime, date)):
-        return value.isoformat()
-    if isinstance(value, np.generic):
-        return value.item()
-    raise TypeError(f"cannot store {type(value).__name__} value {value!r} in a decision row")
 
 
 def _recordset(columns: Sequence[str]) -> str:
@@ -52,14 +40,16 @@ def insert_rows(session: Session, rows: list[dict]) -> list[tuple[int, str, str,
         )
         return [tuple(r) for r in session.execute(statement, rows).all()]
 
+    ids = session.scalars(
+        text("SELECT nextval(pg_get_serial_sequence('decisions', 'id')) "
+             "FROM generate_series(1, :n)"),
+        {"n": len(rows)},
+    ).all()
     columns = list(rows[0])
-    names = ", ".join(columns)
-    statement = text(
-        f"INSERT INTO decisions ({names}) SELECT {names} FROM {_recordset(columns)} "
-        "RETURNING id, customer_id, event_key, version"
-    )
-    payload = json.dumps(rows, default=_json_default)
-    return [tuple(r) for r in session.execute(statement, {"rows": payload}).all()]
+    copy_rows(session, "decisions", ["id", *columns],
+              ([decision_id, *(row[c] for c in columns)] for decision_id, row in zip(ids, rows)))
+    return [(decision_id, row["customer_id"], row["event_key"], row["version"])
+            for decision_id, row in zip(ids, rows)]
 
 
 def update_rows(session: Session, rows: list[dict]) -> int:
@@ -82,7 +72,7 @@ def update_rows(session: Session, rows: list[dict]) -> int:
         f"UPDATE decisions AS d SET {assignments} FROM {_recordset(['id', *columns])} "
         "WHERE d.id = v.id"
     )
-    session.execute(statement, {"rows": json.dumps(rows, default=_json_default)})
+    session.execute(statement, {"rows": json.dumps(rows, default=json_default)})
     return len(rows)
 
 

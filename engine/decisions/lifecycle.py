@@ -60,6 +60,9 @@ class Change:
     version: int
     severity: str
     superseded_id: int | None
+    # The stored row's columns, when the change was just written; the outbox
+    # renders the alert from them instead of reading the decision back.
+    row: dict | None = field(default=None, repr=False)
 
 
 @dataclass
@@ -188,14 +191,14 @@ def _insert_versions(session: Session, inserts: list, now: datetime) -> list[Cha
                    supersedes_id=current.id if current is not None else None,
                    created_at=now, updated_at=now)
         rows.append(row)
-    supersedes = {(r["customer_id"], r["event_key"]): r["supersedes_id"] for r in rows}
-    severity = {(r["customer_id"], r["event_key"]): r["severity"] for r in rows}
+    by_key = {(r["customer_id"], r["event_key"]): r for r in rows}
     inserted = bulk.insert_rows(session, rows)
-    return [
-        Change(decision_id, customer, version, severity[(customer, event)],
-               supersedes[(customer, event)])
-        for decision_id, customer, event, version in sorted(inserted, key=lambda r: r[0])
-    ]
+    changes = []
+    for decision_id, customer, event, version in sorted(inserted, key=lambda r: r[0]):
+        row = by_key[(customer, event)]
+        changes.append(Change(decision_id, customer, version, row["severity"],
+                              row["supersedes_id"], row={"id": decision_id, **row}))
+    return changes
 
 
 @dataclass

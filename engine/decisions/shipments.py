@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import json
 from datetime import datetime, timedelta
 
 import pandas as pd
@@ -10,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from engine.geography import LANES
 from engine.models import Customer, Shipment
+from engine.storage import is_postgres
 
 HORIZON = timedelta(days=30)
 LOAD_BATCH = 20_000
@@ -38,8 +41,10 @@ def load_open_shipments(session: Session, as_of: datetime,
             Shipment.eta > as_of,
             Shipment.etd < as_of + horizon,
         )
-        .execution_options(yield_per=LOAD_BATCH)
     )
+    if is_postgres(session):
+        return _copy_out(session, statement)
+    statement = statement.execution_options(yield_per=LOAD_BATCH)
     # Rows arrive in batches from one server-side cursor and become columns
     # at once, so a large book never sits in memory as Python row objects.
     parts = [_frame(rows) for rows in session.execute(statement).partitions()]
@@ -51,6 +56,36 @@ def _frame(rows) -> pd.DataFrame:
     frame["route"] = [tuple(r) if r else () for r in frame["route"].tolist()]
     for column in ("etd", "eta"):
         frame[column] = pd.to_datetime(frame[column], utc=True)
+    frame["value"] = frame["value"].astype(float)
+    frame["feu"] = frame["feu"].astype(float)
+    return frame
+
+
+def _copy_out(session: Session, statement) -> pd.DataFrame:
+    """Read the book with ``COPY ... TO STDOUT`` and pandas' CSV parser.
+
+    On a book of 100,000 shipments this takes a fraction of the time that
+    building the frame from row objects does, and no Python object exists
+    per row until pandas makes the string columns.
+    """
+    compiled = statement.compile(dialect=session.get_bind().dialect,
+                                 compile_kwargs={"render_postcompile": True})
+    connection = session.connection().connection.driver_connection
+    buffer = io.BytesIO()
+    with connection.cursor() as cursor:
+        with cursor.copy(f"COPY ({compiled}) TO STDOUT WITH (FORMAT csv)",
+                         compiled.params) as copy:
+            for block in copy:
+                buffer.write(block)
+    buffer.seek(0)
+    text_columns = {c: str for c in ("id", "customer_id", "lane", "origin_port",
+                                     "destination_port", "route", "status", "tolerance")}
+    frame = pd.read_csv(buffer, names=SHIPMENT_COLUMNS, header=None, dtype=text_columns,
+                        keep_default_na=False, na_values={"route": [""]})
+    routes = {text: tuple(json.loads(text)) for text in frame["route"].dropna().unique()}
+    frame["route"] = [routes.get(r, ()) if isinstance(r, str) else () for r in frame["route"]]
+    for column in ("etd", "eta"):
+        frame[column] = pd.to_datetime(frame[column], utc=True, format="ISO8601")
     frame["value"] = frame["value"].astype(float)
     frame["feu"] = frame["feu"].astype(float)
     return frame
