@@ -16,7 +16,7 @@ import logging
 import random
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import func, select, update
+from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session
 
 from engine.decisions.routes import plan_route
@@ -112,23 +112,17 @@ def load_demo_book(session: Session, seed: int = DEFAULT_SEED,
 
 def refresh_statuses(session: Session, now: datetime) -> None:
     """Set BOOKED, IN_TRANSIT or DELIVERED from ETD and ETA at domain time ``now``."""
-    active = Shipment.status.in_(("BOOKED", "IN_TRANSIT", "DELIVERED"))
-    # Each statement skips rows that already hold the status, so a tick
-    # rewrites only the shipments whose status changes.
-    session.execute(
-        update(Shipment)
-        .where(active, Shipment.status != "BOOKED", Shipment.etd > now)
-        .values(status="BOOKED")
+    status = case(
+        (Shipment.etd > now, "BOOKED"),
+        (Shipment.eta > now, "IN_TRANSIT"),
+        else_="DELIVERED",
     )
+    # One pass over the book that rewrites only the shipments whose status changes.
     session.execute(
         update(Shipment)
-        .where(active, Shipment.status != "IN_TRANSIT", Shipment.etd <= now, Shipment.eta > now)
-        .values(status="IN_TRANSIT")
-    )
-    session.execute(
-        update(Shipment)
-        .where(active, Shipment.status != "DELIVERED", Shipment.eta <= now)
-        .values(status="DELIVERED")
+        .where(Shipment.status.in_(("BOOKED", "IN_TRANSIT", "DELIVERED")),
+               Shipment.status != status)
+        .values(status=status)
     )
 
 

@@ -15,7 +15,6 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from engine import book, ingest
-from engine.alerting import outbox
 from engine.clock import advance_replay, domain_now, ensure_replay_state
 from engine.db import session_scope
 from engine.decisions import lifecycle, outcomes, service
@@ -57,15 +56,14 @@ def run_tick(session: Session, settings: Settings, advance: bool = False) -> Tic
     expired = lifecycle.cleanup_expired(session, as_of)
     outcomes.record_outcomes(session, as_of)
 
-    decided = service.decide(session, as_of, DecisionConfig.from_settings(settings))
-    alerts = outbox.enqueue(session, decided.created)
+    decided = service.decide(session, as_of, DecisionConfig.from_settings(settings), alerts=True)
 
     return TickSummary(
         replay_at=as_of.isoformat(),
         signals=signals,
         observations=observations,
         decisions=decided.changed,
-        alerts=alerts,
+        alerts=decided.alerts,
         expired=expired.removed,
         seconds=round(time.perf_counter() - started, 3),
     )

@@ -42,6 +42,13 @@ class LegSlice:
         self.columns = columns
         self.start = start
         self.end = end
+        self._choice: tuple | None = None
+
+    def choice(self, total: dict) -> tuple[str, float, float, datetime, str]:
+        """The recommended action of this decision (see ``_chosen``), worked out once."""
+        if self._choice is None:
+            self._choice = _chosen(total, self.columns["reaches_at"][self.start])
+        return self._choice
 
     def __len__(self) -> int:
         return self.end - self.start
@@ -49,10 +56,8 @@ class LegSlice:
     def column(self, name: str) -> list:
         return self.columns[name][self.start:self.end]
 
-    def rows(self, limit: int) -> list[dict]:
-        stop = min(self.end, self.start + limit)
-        return [{name: values[i] for name, values in self.columns.items()}
-                for i in range(self.start, stop)]
+    def head(self, name: str, limit: int) -> list:
+        return self.columns[name][self.start:min(self.end, self.start + limit)]
 
 
 def leg_columns(legs: pd.DataFrame) -> dict[str, list]:
@@ -66,11 +71,48 @@ def leg_columns(legs: pd.DataFrame) -> dict[str, list]:
     )
     columns = {name: legs[name].tolist() for name in LEG_FIELDS if name != "reaches_at"}
     columns["reaches_at"] = list(legs["reaches_at"].dt.to_pydatetime())
+    columns["when"] = _when_entries(columns)
     return columns
 
 
+def _when_entries(columns: dict[str, list]) -> list[dict]:
+    """The ``when`` entry of every leg, built in one pass over the columns."""
+    fields = ("id", "lane", "origin_port", "destination_port", "status", "etd_text",
+              "eta_text", "reaches_text", "value", "feu", "expected_loss", "best_action",
+              "route_chokepoints", "also_avoids", "alternative_name",
+              "alternative_extra_days", "avoidable", "reroute_text")
+    return [
+        {
+            "shipment_id": shipment_id,
+            "lane": lane,
+            "origin": origin,
+            "destination": destination,
+            "status": status,
+            "etd": etd,
+            "eta": eta,
+            "reaches_at": reaches,
+            "value_usd": round(float(value), 2),
+            "containers": int(feu),
+            "expected_loss_usd": round(float(loss), 2),
+            "best_action": best,
+            "route": route,
+            "also_avoids": also.split(",") if also else [],
+            "alternative": alternative or None,
+            "alternative_extra_days": float(extra) if avoidable else None,
+            "reroute_deadline": reroute if avoidable else None,
+        }
+        for (shipment_id, lane, origin, destination, status, etd, eta, reaches, value, feu,
+             loss, best, route, also, alternative, extra, avoidable, reroute)
+        in zip(*(columns[name] for name in fields))
+    ]
+
+
 def _format(times: pd.Series) -> np.ndarray:
-    return times.dt.tz_convert("UTC").dt.strftime(TIME_FORMAT).to_numpy(object)
+    """Format UTC times to the minute as TIME_FORMAT does; numpy does it in one C call."""
+    minutes = times.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy("datetime64[m]")
+    text = np.char.add(np.datetime_as_string(minutes, unit="m"), "+00:00").astype(object)
+    text[np.isnat(minutes)] = None
+    return text
 
 
 def _routes(legs: pd.DataFrame) -> list[list[str]]:
@@ -109,7 +151,7 @@ def _chosen(total: dict, arrival: datetime) -> tuple[str, float, float, datetime
 def fingerprint(group: LegSlice, total: dict, event: ChokepointEvent,
                 trust: tuple[float, list[str]]) -> str:
     """Hash what a reader would see change, leaving out input ages and as_of."""
-    action, cost, _net, deadline, _kind = _chosen(total, group.column("reaches_at")[0])
+    action, cost, _net, deadline, _kind = group.choice(total)
     content = [
         action,
         str(total["severity"]),
@@ -126,11 +168,22 @@ def fingerprint(group: LegSlice, total: dict, event: ChokepointEvent,
     return hashlib.sha256(json.dumps(content, default=str).encode()).hexdigest()
 
 
+def event_parts(event: ChokepointEvent, circuits: dict[str, str], as_of: datetime
+                ) -> tuple[dict, dict, dict]:
+    """Return what every decision on one event shares: its what, its why and its provenance.
+
+    The drafts of that event refer to the same three dicts; nothing modifies them.
+    """
+    return _what(event), _why(event), _provenance(event, circuits, as_of)
+
+
 def build_draft(group: LegSlice, total: dict, event: ChokepointEvent, as_of: datetime,
                 circuits: dict[str, str], trust: tuple[float, list[str]],
-                fingerprint: str) -> DecisionDraft:
+                fingerprint: str, parts: tuple[dict, dict, dict] | None = None
+                ) -> DecisionDraft:
     """Assemble the DecisionDraft of one customer and event from its legs and totals."""
-    action, cost, net, deadline, deadline_kind = _chosen(total, group.column("reaches_at")[0])
+    what, why, provenance = parts or event_parts(event, circuits, as_of)
+    action, cost, net, deadline, deadline_kind = group.choice(total)
     key = action.lower()
     exposure = float(total["exposure"])
     expected_loss = float(total["expected_loss"])
@@ -141,7 +194,7 @@ def build_draft(group: LegSlice, total: dict, event: ChokepointEvent, as_of: dat
     tolerance = str(total["tolerance"])
 
     answers = {
-        "what": _what(event),
+        "what": what,
         "when": _when(group),
         "how_bad": {
             "exposure_usd": round(exposure, 2),
@@ -150,7 +203,7 @@ def build_draft(group: LegSlice, total: dict, event: ChokepointEvent, as_of: dat
             "probability": event.probability,
             "severity": str(total["severity"]),
         },
-        "why": _why(event),
+        "why": why,
         "what_to_do": {
             "recommended": action,
             "cost_usd": round(cost, 2),
@@ -178,7 +231,7 @@ def build_draft(group: LegSlice, total: dict, event: ChokepointEvent, as_of: dat
         expected_loss_usd=round(expected_loss, 2), action_cost_usd=round(cost, 2),
         net_benefit_usd=round(net, 2), probability=event.probability, confidence=value,
         shipment_count=int(total["shipments"]), deadline=deadline, expires_at=expires_at,
-        as_of=as_of, answers=answers, provenance=_provenance(event, circuits, as_of),
+        as_of=as_of, answers=answers, provenance=provenance,
         fingerprint=fingerprint,
     )
 
@@ -212,29 +265,7 @@ def _why(event: ChokepointEvent) -> dict:
 
 
 def _when(group: LegSlice) -> list[dict]:
-    rows = []
-    for leg in group.rows(MAX_LISTED_SHIPMENTS):
-        avoidable = bool(leg["avoidable"])
-        rows.append({
-            "shipment_id": leg["id"],
-            "lane": leg["lane"],
-            "origin": leg["origin_port"],
-            "destination": leg["destination_port"],
-            "status": leg["status"],
-            "etd": leg["etd_text"],
-            "eta": leg["eta_text"],
-            "reaches_at": leg["reaches_text"],
-            "value_usd": round(float(leg["value"]), 2),
-            "containers": int(leg["feu"]),
-            "expected_loss_usd": round(float(leg["expected_loss"]), 2),
-            "best_action": leg["best_action"],
-            "route": leg["route_chokepoints"],
-            "also_avoids": leg["also_avoids"].split(",") if leg["also_avoids"] else [],
-            "alternative": leg["alternative_name"] or None,
-            "alternative_extra_days": float(leg["alternative_extra_days"]) if avoidable else None,
-            "reroute_deadline": leg["reroute_text"] if avoidable else None,
-        })
-    return rows
+    return group.head("when", MAX_LISTED_SHIPMENTS)
 
 
 def _alternatives(total: dict, expected_loss: float) -> list[dict]:

@@ -9,7 +9,6 @@ SQLAlchemy's multi-row inserts and ``executemany`` instead.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 
 from sqlalchemy import BigInteger, any_, bindparam, insert, text, update
@@ -17,7 +16,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from engine.models import Decision
-from engine.storage import copy_rows, is_postgres, json_default
+from engine.storage import copy_rows, dump_json, is_postgres
 
 TABLE = Decision.__table__
 # Keeps SQLite's IN lists under its 32,766 bind-parameter limit.
@@ -72,7 +71,7 @@ def update_rows(session: Session, rows: list[dict]) -> int:
         f"UPDATE decisions AS d SET {assignments} FROM {_recordset(['id', *columns])} "
         "WHERE d.id = v.id"
     )
-    session.execute(statement, {"rows": json.dumps(rows, default=json_default)})
+    session.execute(statement, {"rows": dump_json(rows)})
     return len(rows)
 
 

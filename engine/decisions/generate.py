@@ -106,6 +106,7 @@ def iter_drafts(events: dict[str, ChokepointEvent], shipments: pd.DataFrame,
     totals_by_decision = dict(zip(totals.index, totals.to_dict("records")))
     trust = {c: answer_builder.event_confidence(active[c], circuits)
              for c in totals["chokepoint"].unique()}
+    parts = {c: answer_builder.event_parts(active[c], circuits, as_of) for c in trust}
     del legs, order, totals
 
     batch = DraftBatch()
@@ -120,7 +121,8 @@ def iter_drafts(events: dict[str, ChokepointEvent], shipments: pd.DataFrame,
             batch.unchanged += 1
             continue
         batch.drafts.append(answer_builder.build_draft(
-            group, total, active[chokepoint], as_of, circuits, trust[chokepoint], fingerprint
+            group, total, active[chokepoint], as_of, circuits, trust[chokepoint], fingerprint,
+            parts[chokepoint],
         ))
         if len(batch.drafts) >= size:
             yield batch

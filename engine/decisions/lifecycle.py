@@ -62,6 +62,7 @@ class Change:
     superseded_id: int | None
     # The stored row's columns, when the change was just written; the outbox
     # renders the alert from them instead of reading the decision back.
+    # ``service.decide`` drops it once the batch's alerts are queued.
     row: dict | None = field(default=None, repr=False)
 
 
@@ -87,12 +88,17 @@ def _material_change(current, draft: DecisionDraft, threshold: float) -> bool:
 
 def _active_rows(session: Session, drafts: list[DecisionDraft]) -> dict[tuple[str, str], object]:
     events = sorted({d.event_key for d in drafts})
+    customers = sorted({d.customer_id for d in drafts})
+    # Both lists narrow the read: a batch of drafts covers few customers, and
+    # the book's other active decisions need not travel.
     rows = session.execute(
         select(Decision.id, Decision.customer_id, Decision.event_key, Decision.version,
                Decision.fingerprint, Decision.severity, Decision.recommended_action,
                Decision.exposure_usd, Decision.deadline, Decision.status,
                Decision.expires_at)
-        .where(Decision.is_expired.is_(False), bulk.in_list(Decision.event_key, events, session))
+        .where(Decision.is_expired.is_(False),
+               bulk.in_list(Decision.event_key, events, session),
+               bulk.in_list(Decision.customer_id, customers, session))
     ).all()
     return {(r.customer_id, r.event_key): r for r in rows}
 

@@ -17,7 +17,7 @@ from engine.decisions import lifecycle
 from engine.decisions.config import DecisionConfig
 from engine.decisions.events import ChokepointEvent
 from engine.decisions.generate import Previous, iter_drafts
-from engine.decisions.shipments import load_open_shipments
+from engine.decisions.shipments import customer_parts, load_open_shipments
 from engine.models import Customer, Decision
 from engine.settings import Settings
 
@@ -36,6 +36,7 @@ class DecideResult:
     created: list[lifecycle.Change] = field(default_factory=list)
     updated_ids: list[int] = field(default_factory=list)
     unchanged: int = 0
+    alerts: int = 0
 
     @property
     def changed(self) -> int:
@@ -48,32 +49,48 @@ def circuit_states() -> dict[str, str]:
 
 
 def decide(session: Session, as_of: datetime, config: DecisionConfig | None = None,
-           customer_id: str | None = None, circuits: dict[str, str] | None = None
-           ) -> DecideResult:
-    """Assess every chokepoint at ``as_of`` and upsert the resulting decisions."""
+           customer_id: str | None = None, circuits: dict[str, str] | None = None,
+           alerts: bool = False) -> DecideResult:
+    """Assess every chokepoint at ``as_of`` and upsert the resulting decisions.
+
+    With ``alerts``, each batch of new versions is queued in the outbox as
+    soon as it is stored, so a large book never holds every new row at once.
+    """
     config = config or DecisionConfig.from_settings()
     events = event_assessment.assess(session, as_of)
     circuits = circuit_states() if circuits is None else circuits
     previous = _active_versions(session, events)
     result = DecideResult(as_of, events)
-    batches = iter_drafts(events, _book(session, as_of, config, customer_id), as_of, circuits,
-                          config, previous)
-    for batch in batches:
-        stored = lifecycle.upsert_detailed(session, batch.drafts,
-                                           config.material_exposure_change)
-        result.drafts += len(batch.drafts) + batch.unchanged
-        result.created.extend(stored.created)
-        result.updated_ids.extend(stored.updated_ids)
-        result.unchanged += stored.unchanged + batch.unchanged
+    active = {c for c, e in events.items() if e.probability >= config.min_probability}
+    if not active:
+        return result
+    if customer_id is not None:
+        parts = [(customer_id, customer_id)]
+    else:
+        parts = customer_parts(session, as_of, config.horizon, through=active)
+    for part in parts:
+        # The frame goes straight to iter_drafts, which frees it once the
+        # legs are computed.
+        for batch in iter_drafts(
+            events,
+            load_open_shipments(session, as_of, config.horizon, through=active, customers=part),
+            as_of, circuits, config, previous,
+        ):
+            _store(session, batch, config, alerts, result)
     return result
 
 
-def _book(session: Session, as_of: datetime, config: DecisionConfig,
-          customer_id: str | None):
-    shipments = load_open_shipments(session, as_of, config.horizon)
-    if customer_id is not None:
-        shipments = shipments[shipments["customer_id"] == customer_id]
-    return shipments
+def _store(session: Session, batch, config: DecisionConfig, alerts: bool,
+           result: DecideResult) -> None:
+    stored = lifecycle.upsert_detailed(session, batch.drafts, config.material_exposure_change)
+    if alerts:
+        result.alerts += outbox.enqueue(session, stored.created)
+    for change in stored.created:
+        change.row = None
+    result.drafts += len(batch.drafts) + batch.unchanged
+    result.created.extend(stored.created)
+    result.updated_ids.extend(stored.updated_ids)
+    result.unchanged += stored.unchanged + batch.unchanged
 
 
 def _active_versions(session: Session, events: dict) -> dict[tuple[str, str], Previous]:
@@ -100,8 +117,8 @@ def generate(session: Session, settings: Settings,
             f"customer {customer_id!r} not found; check the id or import the customer first"
         )
     as_of = domain_now(session, settings)
-    result = decide(session, as_of, DecisionConfig.from_settings(settings), customer_id)
-    outbox.enqueue(session, result.created)
+    result = decide(session, as_of, DecisionConfig.from_settings(settings), customer_id,
+                    alerts=True)
     log.info("generate for %s at %s: %d created, %d updated", customer_id or "all customers",
              as_of.isoformat(), len(result.created), len(result.updated_ids))
 

@@ -7,7 +7,7 @@ import json
 from datetime import datetime, timedelta
 
 import pandas as pd
-from sqlalchemy import case, null, select
+from sqlalchemy import case, func, null, or_, select
 from sqlalchemy.orm import Session
 
 from engine.geography import LANES
@@ -16,15 +16,68 @@ from engine.storage import is_postgres
 
 HORIZON = timedelta(days=30)
 LOAD_BATCH = 20_000
+# Shipments drafted together. Parts bound the tick's memory on a large book
+# and cost little time: every step inside a part is vectorised.
+PART_SHIPMENTS = 10_000
 SHIPMENT_COLUMNS = [
     "id", "customer_id", "lane", "origin_port", "destination_port", "route", "value",
     "feu", "etd", "eta", "status", "tolerance",
 ]
 
 
-def load_open_shipments(session: Session, as_of: datetime,
-                        horizon: timedelta = HORIZON) -> pd.DataFrame:
-    """Booked and sailing shipments that can reach a chokepoint within ``horizon``."""
+def _open_book(as_of: datetime, horizon: timedelta, through: set[str] | None) -> list:
+    """Conditions that pick the open shipments of ``load_open_shipments``."""
+    conditions = [
+        Shipment.status.in_(("BOOKED", "IN_TRANSIT")),
+        Shipment.eta > as_of,
+        Shipment.etd < as_of + horizon,
+    ]
+    if through is not None:
+        passing = sorted(lane.id for lane in LANES.values() if set(lane.path) & through)
+        conditions.append(
+            or_(Shipment.lane.in_(passing), Shipment.lane.not_in(sorted(LANES)))
+        )
+    return conditions
+
+
+def customer_parts(session: Session, as_of: datetime, horizon: timedelta = HORIZON,
+                   through: set[str] | None = None,
+                   size: int = PART_SHIPMENTS) -> list[tuple[str, str]]:
+    """Split the open book into ranges of customer ids of about ``size`` shipments each.
+
+    A customer's shipments always fall in one range, so each range can be
+    drafted on its own: decisions are per customer and event.
+    """
+    counts = session.execute(
+        select(Shipment.customer_id, func.count())
+        .where(*_open_book(as_of, horizon, through))
+        .group_by(Shipment.customer_id)
+        .order_by(Shipment.customer_id)
+    ).all()
+    parts: list[tuple[str, str]] = []
+    first, total = None, 0
+    for customer_id, count in counts:
+        first = customer_id if first is None else first
+        total += count
+        if total >= size:
+            parts.append((first, customer_id))
+            first, total = None, 0
+    if first is not None:
+        parts.append((first, counts[-1][0]))
+    return parts
+
+
+def load_open_shipments(session: Session, as_of: datetime, horizon: timedelta = HORIZON,
+                        through: set[str] | None = None,
+                        customers: tuple[str, str] | None = None) -> pd.DataFrame:
+    """Booked and sailing shipments that can reach a chokepoint within ``horizon``.
+
+    ``through`` keeps only shipments whose route may pass one of those
+    chokepoints: lanes from the geography whose full path avoids them all
+    are left in the database, and shipments on other lanes always load.
+    ``customers`` keeps the customer ids from the first to the second, both
+    included (see ``customer_parts``).
+    """
     # A lane from the geography fixes the route, so only shipments on other
     # lanes need their stored route parsed.
     stored_route = case((Shipment.lane.in_(sorted(LANES)), null()), else_=Shipment.route)
@@ -36,12 +89,10 @@ def load_open_shipments(session: Session, as_of: datetime,
             Customer.risk_tolerance,
         )
         .join(Customer, Customer.id == Shipment.customer_id)
-        .where(
-            Shipment.status.in_(("BOOKED", "IN_TRANSIT")),
-            Shipment.eta > as_of,
-            Shipment.etd < as_of + horizon,
-        )
+        .where(*_open_book(as_of, horizon, through))
     )
+    if customers is not None:
+        statement = statement.where(Shipment.customer_id.between(*customers))
     if is_postgres(session):
         return _copy_out(session, statement)
     statement = statement.execution_options(yield_per=LOAD_BATCH)
