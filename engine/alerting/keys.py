@@ -33,5 +33,6 @@ def reference_for(key: str) -> str:
     Forty bits make a collision between two messages to the same recipient
     negligible; lookups always pair the reference with the recipient.
     """
-    digest = hashlib.sha256(key.encode()).digest()
-    return "RC" + base64.b32encode(digest).decode()[:8]
+    # Five bytes are exactly the forty bits that eight base32 characters carry.
+    digest = hashlib.sha256(key.encode()).digest()[:5]
+    return "RC" + base64.b32encode(digest).decode()

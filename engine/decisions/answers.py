@@ -8,6 +8,7 @@ waiting costs (``confidence``).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from datetime import datetime, timedelta
@@ -96,7 +97,7 @@ def _when_entries(columns: dict[str, list]) -> list[dict]:
             "expected_loss_usd": round(float(loss), 2),
             "best_action": best,
             "route": route,
-            "also_avoids": also.split(",") if also else [],
+            "also_avoids": _names(also),
             "alternative": alternative or None,
             "alternative_extra_days": float(extra) if avoidable else None,
             "reroute_deadline": reroute if avoidable else None,
@@ -105,6 +106,16 @@ def _when_entries(columns: dict[str, list]) -> list[dict]:
              loss, best, route, also, alternative, extra, avoidable, reroute)
         in zip(*(columns[name] for name in fields))
     ]
+
+
+@functools.lru_cache(maxsize=256)
+def _split_names(text: str) -> tuple[str, ...]:
+    return tuple(text.split(","))
+
+
+def _names(text: str) -> list[str]:
+    """The comma-separated chokepoint ids of ``also_avoids`` as a new list."""
+    return list(_split_names(text)) if text else []
 
 
 def _format(times: pd.Series) -> np.ndarray:

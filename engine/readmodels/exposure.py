@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from engine.geography import LANES, chokepoints, ports
 from engine.models import Customer, Decision, Shipment
-from engine.readmodels.common import ACTIVE, CURRENT, as_aware, frame
+from engine.readmodels.common import ACTIVE, CURRENT, as_aware, frame, room_to_aggregate
 
 _RANK = case(
     (Decision.severity == "CRITICAL", 4), (Decision.severity == "HIGH", 3),
@@ -21,6 +21,7 @@ _BY_RANK = {4: "CRITICAL", 3: "HIGH", 2: "MEDIUM", 1: "LOW"}
 
 def exposure_by_chokepoint(session: Session) -> pd.DataFrame:
     """Active exposure per chokepoint, with its coordinates and worst severity."""
+    room_to_aggregate(session)
     # Two hash aggregations (per chokepoint and customer, then per chokepoint)
     # count customers without the sort that COUNT(DISTINCT) needs.
     per_customer = (
