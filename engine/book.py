@@ -123,6 +123,9 @@ def refresh_statuses(session: Session, now: datetime) -> None:
         .where(Shipment.status.in_(("BOOKED", "IN_TRANSIT", "DELIVERED")),
                Shipment.status != status)
         .values(status=status)
+        # No loaded shipment needs refreshing, so skip the ORM's RETURNING of
+        # every updated id.
+        .execution_options(synchronize_session=False)
     )
 
 

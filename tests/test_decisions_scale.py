@@ -2,7 +2,9 @@
 
 Every customer gets the same 20 sailings, so all decisions take the same
 path (insert, then supersede, then expire and score) and a book ten times
-larger must cost exactly the same number of statements.
+larger, still within one part of ``PART_SHIPMENTS``, must cost exactly the
+same number of statements. A book split into parts must come out the same
+as the book drafted whole.
 """
 
 from datetime import timedelta
@@ -11,7 +13,7 @@ import pytest
 from sqlalchemy import event, func, select
 
 from engine.db import get_engine, session_scope
-from engine.decisions import lifecycle, outcomes, service
+from engine.decisions import lifecycle, outcomes, service, shipments
 from engine.decisions.config import DecisionConfig
 from engine.decisions.routes import plan_route
 from engine.models import Customer, Decision, RealityObservation, Shipment, Signal
@@ -153,3 +155,46 @@ def test_repeat_tick_writes_nothing(pg_env, customers):
     assert result.created == []
     assert result.unchanged == customers
     assert writes == []
+
+
+def _stored_decisions() -> list[tuple]:
+    with session_scope() as session:
+        return [tuple(row) for row in session.execute(
+            select(Decision.customer_id, Decision.event_key, Decision.version,
+                   Decision.severity, Decision.recommended_action, Decision.exposure_usd,
+                   Decision.expected_loss_usd, Decision.deadline, Decision.fingerprint,
+                   Decision.answers)
+            .order_by(Decision.customer_id, Decision.event_key)
+        )]
+
+
+def test_parts_cover_each_customer_once(pg_env):
+    with session_scope() as session:
+        _book(session, 23)
+        parts = shipments.customer_parts(session, AS_OF, size=3 * SAILINGS_PER_CUSTOMER)
+        customers = sorted(session.scalars(select(Customer.id)))
+
+    # 23 customers of 20 open sailings in parts of 60 sailings: 8 ranges, the last short.
+    assert len(parts) == 8
+    covered = [c for first, last in parts for c in customers if first <= c <= last]
+    assert covered == customers
+
+
+def test_book_in_parts_decides_as_book_whole(pg_env, monkeypatch):
+    with session_scope() as session:
+        _book(session, 30)
+        _event(session, AS_OF - timedelta(days=1), 0.9, -35.0, 2_800.0)
+    whole_count, whole = _tick(AS_OF)
+    whole_rows = _stored_decisions()
+
+    _reset(pg_env)
+    monkeypatch.setattr(shipments, "PART_SHIPMENTS", 4 * SAILINGS_PER_CUSTOMER)
+    with session_scope() as session:
+        _book(session, 30)
+        _event(session, AS_OF - timedelta(days=1), 0.9, -35.0, 2_800.0)
+    parts_count, in_parts = _tick(AS_OF)
+
+    assert len(whole.created) == len(in_parts.created) == 30
+    assert _stored_decisions() == whole_rows
+    # Eight parts instead of one: each part adds its own reads and writes.
+    assert parts_count > whole_count

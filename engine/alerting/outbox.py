@@ -89,10 +89,13 @@ def enqueue(session: Session, changes: Sequence[Change]) -> int:
             .values(status="SUPERSEDED", updated_at=now)
         )
 
+    # The four columns an alert needs, not whole customer objects.
     customers = {
         c.id: c
-        for c in session.scalars(
-            select(Customer).where(Customer.id.in_({c.customer_id for c in changes}))
+        for c in session.execute(
+            select(Customer.id, Customer.min_severity, Customer.whatsapp_number,
+                   Customer.timezone)
+            .where(Customer.id.in_({c.customer_id for c in changes}))
         )
     }
     alerted = _alerted_decisions(session, superseded)

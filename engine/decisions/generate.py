@@ -103,7 +103,7 @@ def iter_drafts(events: dict[str, ChokepointEvent], shipments: pd.DataFrame,
     bounds = np.flatnonzero(np.diff(order["decision"].to_numpy())) + 1
     starts = [0, *bounds.tolist()]
     ends = [*bounds.tolist(), len(order)]
-    totals_by_decision = dict(zip(totals.index, totals.to_dict("records")))
+    totals_by_decision = _records(totals)
     trust = {c: answer_builder.event_confidence(active[c], circuits)
              for c in totals["chokepoint"].unique()}
     parts = {c: answer_builder.event_parts(active[c], circuits, as_of) for c in trust}
@@ -131,6 +131,18 @@ def iter_drafts(events: dict[str, ChokepointEvent], shipments: pd.DataFrame,
         yield batch
 
 
+def _records(frame: pd.DataFrame) -> dict:
+    """Map each index label to its row as a dict, as ``to_dict("records")`` would.
+
+    ``tolist`` converts a whole column in one C call, where ``to_dict`` boxes
+    value by value.
+    """
+    names = list(frame.columns)
+    columns = [frame[name].tolist() for name in names]
+    return {label: dict(zip(names, values))
+            for label, values in zip(frame.index.tolist(), zip(*columns))}
+
+
 def _affected_legs(shipments: pd.DataFrame, active: dict[str, ChokepointEvent],
                    as_of: datetime, config: DecisionConfig) -> pd.DataFrame:
     legs = route_legs(shipments, only=set(active))
@@ -145,19 +157,24 @@ def _affected_legs(shipments: pd.DataFrame, active: dict[str, ChokepointEvent],
     # reaches. The later ones are listed as also avoided.
     legs = legs.sort_values(["id", "progress"], kind="stable").reset_index(drop=True)
     corridor = np.where(legs["avoidable"], legs["alternative_id"], "~" + legs["chokepoint"])
-    legs = legs.assign(corridor=corridor)
-    position = legs.groupby(["id", "corridor"], sort=False).cumcount().to_numpy()
-    first = legs[position == 0].copy()
-    also = pd.Series("", index=first.index, dtype=object)
-    keys = pd.MultiIndex.from_frame(first[["id", "corridor"]])
-    for step in range(1, int(position.max()) + 1):
-        later = legs[position == step]
-        names = pd.Series(later["chokepoint"].to_numpy(),
-                          index=pd.MultiIndex.from_frame(later[["id", "corridor"]]))
-        found = names.reindex(keys).to_numpy()
-        present = pd.notna(found)
-        also = also.where(~present, also + np.where(also == "", "", ",") + found.astype(str))
-    first["also_avoids"] = also.to_numpy()
+    shipment_codes = pd.factorize(legs["id"])[0].astype(np.int64)
+    corridor_codes, corridors = pd.factorize(corridor)
+    group = shipment_codes * len(corridors) + corridor_codes
+    # Rows of one (shipment, corridor) become adjacent, still in order of progress.
+    order = np.argsort(group, kind="stable")
+    ordered = group[order]
+    starts = np.r_[True, ordered[1:] != ordered[:-1]]
+    first_rows = order[starts]
+    names = legs["chokepoint"].to_numpy(object)
+    also = np.full(len(first_rows), "", dtype=object)
+    number = np.cumsum(starts) - 1
+    for position in np.flatnonzero(~starts).tolist():
+        index = number[position]
+        name = names[order[position]]
+        also[index] = f"{also[index]},{name}" if also[index] else name
+    keep = np.argsort(first_rows, kind="stable")
+    first = legs.iloc[first_rows[keep]].copy()
+    first["also_avoids"] = also[keep]
     return first.reset_index(drop=True)
 
 

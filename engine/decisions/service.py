@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -68,16 +69,32 @@ def decide(session: Session, as_of: datetime, config: DecisionConfig | None = No
         parts = [(customer_id, customer_id)]
     else:
         parts = customer_parts(session, as_of, config.horizon, through=active)
-    for part in parts:
-        # The frame goes straight to iter_drafts, which frees it once the
-        # legs are computed.
-        for batch in iter_drafts(
-            events,
-            load_open_shipments(session, as_of, config.horizon, through=active, customers=part),
-            as_of, circuits, config, previous,
-        ):
-            _store(session, batch, config, alerts, result)
+    # Drafting is pure computation and storing mostly waits on PostgreSQL,
+    # which releases the GIL, so one thread drafts part k + 1 while this one
+    # stores part k. The session stays on this thread.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="drafting") as drafting:
+        pending = None
+        for part in parts:
+            # The frame goes straight to the drafting thread, which frees it
+            # once the legs are computed.
+            ahead = drafting.submit(
+                _draft_part, events,
+                load_open_shipments(session, as_of, config.horizon, through=active,
+                                    customers=part),
+                as_of, circuits, config, previous,
+            )
+            if pending is not None:
+                for batch in pending.result():
+                    _store(session, batch, config, alerts, result)
+            pending = ahead
+        if pending is not None:
+            for batch in pending.result():
+                _store(session, batch, config, alerts, result)
     return result
+
+
+def _draft_part(events, shipments, as_of, circuits, config, previous) -> list:
+    return list(iter_drafts(events, shipments, as_of, circuits, config, previous))
 
 
 def _store(session: Session, batch, config: DecisionConfig, alerts: bool,

@@ -18,7 +18,7 @@ HORIZON = timedelta(days=30)
 LOAD_BATCH = 20_000
 # Shipments drafted together. Parts bound the tick's memory on a large book
 # and cost little time: every step inside a part is vectorised.
-PART_SHIPMENTS = 10_000
+PART_SHIPMENTS = 5_000
 SHIPMENT_COLUMNS = [
     "id", "customer_id", "lane", "origin_port", "destination_port", "route", "value",
     "feu", "etd", "eta", "status", "tolerance",
@@ -42,12 +42,13 @@ def _open_book(as_of: datetime, horizon: timedelta, through: set[str] | None) ->
 
 def customer_parts(session: Session, as_of: datetime, horizon: timedelta = HORIZON,
                    through: set[str] | None = None,
-                   size: int = PART_SHIPMENTS) -> list[tuple[str, str]]:
+                   size: int | None = None) -> list[tuple[str, str]]:
     """Split the open book into ranges of customer ids of about ``size`` shipments each.
 
     A customer's shipments always fall in one range, so each range can be
     drafted on its own: decisions are per customer and event.
     """
+    size = size or PART_SHIPMENTS
     counts = session.execute(
         select(Shipment.customer_id, func.count())
         .where(*_open_book(as_of, horizon, through))
