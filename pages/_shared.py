@@ -102,6 +102,30 @@ def show_table(data: pd.DataFrame, name: str, key: str, *, height: int | str = "
     return shown
 
 
+def show_export(preview: pd.DataFrame, name: str, key: str,
+                export: Callable[[], pd.DataFrame], *, height: int | str = "auto",
+                empty: str = "Nothing to show."):
+    """Show the first rows of a report; its whole CSV is built when someone downloads it.
+
+    A report can hold tens of thousands of rows. Reading and rendering them
+    on every visit would make the page slow for people who only look, so the
+    download button calls ``export`` on click instead. ``export`` runs
+    outside the page's script and must not call Streamlit.
+    """
+    from engine.reports import to_csv
+
+    if preview is None or preview.empty:
+        st.info(empty)
+        return None
+    shown = st.dataframe(preview, hide_index=True, height=height, key=key)
+    st.download_button(
+        f"Download {name} as CSV", lambda: to_csv(export()), file_name=f"riskcast_{key}.csv",
+        mime="text/csv", key=f"download_{key}", icon=":material/download:",
+        on_click="ignore",
+    )
+    return shown
+
+
 def money(amount: float | None) -> str:
     if amount is None or pd.isna(amount):
         return "-"

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import streamlit as st
 
-from pages._shared import SEVERITIES, READ_TTL, in_session, read, show_table
+from pages._shared import SEVERITIES, READ_TTL, in_session, read, show_export, show_table
 from pages._auth import require_identity
 
 require_identity()
 
+# Maximum rows in a download, and rows the page shows without one.
 EXPORT_LIMIT = 50_000
+PREVIEW_ROWS = 200
 
 
 @st.cache_data(ttl=READ_TTL, show_spinner=False)
@@ -23,34 +25,53 @@ def load_common(key: str):
     return in_session(query)
 
 
-@st.cache_data(ttl=READ_TTL, show_spinner=False)
-def load_decisions(filters: dict):
+def decisions(filters: dict, limit: int):
     from engine.readmodels.decisions import DecisionFilter, search_decisions
 
-    return in_session(search_decisions, DecisionFilter(**filters), EXPORT_LIMIT)
+    return in_session(search_decisions, DecisionFilter(**filters), limit)
 
 
-@st.cache_data(ttl=READ_TTL, show_spinner=False)
-def load_alerts(statuses: tuple[str, ...], customer: str):
+def alerts(statuses: tuple[str, ...], customer: str, limit: int):
     from engine.readmodels.alerts import alert_queue
 
-    return in_session(alert_queue, list(statuses), customer, EXPORT_LIMIT)
+    return in_session(alert_queue, list(statuses), customer, limit)
 
 
-@st.cache_data(ttl=READ_TTL, show_spinner=False)
-def load_other(kind: str):
+def other(kind: str, limit: int):
     from engine.queries import exposure_by_customer
     from engine.readmodels.exposure import exposure_by_chokepoint
     from engine.readmodels.ops import audit_log
     from engine.readmodels.pipeline import recent_runs
 
     readers = {
-        "exposure_by_customer": lambda s: exposure_by_customer(s, limit=EXPORT_LIMIT),
-        "exposure_by_chokepoint": exposure_by_chokepoint,
-        "pipeline_runs": lambda s: recent_runs(s, limit=EXPORT_LIMIT),
-        "audit_log": lambda s: audit_log(s, limit=EXPORT_LIMIT),
+        "exposure_by_customer": lambda s: exposure_by_customer(s, limit=limit),
+        "exposure_by_chokepoint": lambda s: exposure_by_chokepoint(s).head(limit),
+        "pipeline_runs": lambda s: recent_runs(s, limit=limit),
+        "audit_log": lambda s: audit_log(s, limit=limit),
     }
     return in_session(readers[kind])
+
+
+@st.cache_data(ttl=READ_TTL, show_spinner=False)
+def load_decisions(filters: dict):
+    return decisions(filters, PREVIEW_ROWS)
+
+
+@st.cache_data(ttl=READ_TTL, show_spinner=False)
+def load_alerts(statuses: tuple[str, ...], customer: str):
+    return alerts(statuses, customer, PREVIEW_ROWS)
+
+
+@st.cache_data(ttl=READ_TTL, show_spinner=False)
+def load_other(kind: str):
+    return other(kind, PREVIEW_ROWS)
+
+
+def _matches(total: int) -> str:
+    """Describe the match count, which search_decisions stops one past COUNT_CAP."""
+    from engine.readmodels.decisions import COUNT_CAP
+
+    return f"More than {COUNT_CAP:,} decisions" if total > COUNT_CAP else f"{total:,} decisions"
 
 
 def common_queries() -> None:
@@ -90,10 +111,11 @@ def decision_export() -> None:
     filters["created_days"] = None if filters["active_only"] else days
     loaded = read(load_decisions, filters, what="The decision export")
     if loaded is not None:
-        frame, _total = loaded
-        st.caption(f"The CSV holds the newest {len(frame):,} matching decisions "
-                   f"(at most {EXPORT_LIMIT:,}).")
-        show_table(frame, "decisions", "report_decisions", height=240)
+        frame, total = loaded
+        st.caption(f"{_matches(total)} match. The table shows the newest {len(frame):,}; "
+                   f"the CSV holds the newest {EXPORT_LIMIT:,} at most.")
+        show_export(frame, "decisions", "report_decisions",
+                    lambda: decisions(filters, EXPORT_LIMIT)[0], height=240)
 
 
 def alert_export() -> None:
@@ -105,7 +127,10 @@ def alert_export() -> None:
     customer = cols[1].text_input("Customer id", key="report_alert_customer")
     frame = read(load_alerts, tuple(statuses), customer, what="The alert export")
     if frame is not None:
-        show_table(frame, "alerts", "report_alerts", height=240)
+        st.caption(f"The table shows the newest {PREVIEW_ROWS:,} matching alerts at most; "
+                   f"the CSV holds up to {EXPORT_LIMIT:,}.")
+        show_export(frame, "alerts", "report_alerts",
+                    lambda: alerts(tuple(statuses), customer, EXPORT_LIMIT), height=240)
 
 
 st.title("Reports")
@@ -122,4 +147,5 @@ for kind, label in (("exposure_by_customer", "Exposure by customer"),
     with st.expander(label):
         frame = read(load_other, kind, what=label)
         if frame is not None:
-            show_table(frame, label.lower(), f"report_{kind}", height=240)
+            show_export(frame, label.lower(), f"report_{kind}",
+                        lambda kind=kind: other(kind, EXPORT_LIMIT), height=240)

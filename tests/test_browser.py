@@ -101,3 +101,42 @@ def test_every_page_renders(served_app):
 
     assert problems == {}
     assert sorted(p.stem for p in SHOTS.glob("*.png")) >= sorted(PAGES)
+
+
+def test_report_csv_built_on_click(served_app):
+    """The Reports page shows a preview; the CSV is made only when someone clicks."""
+    import csv
+    import io
+
+    from playwright.sync_api import sync_playwright
+    from sqlalchemy import func, select, text
+
+    from engine.db import session_scope
+    from engine.models import Alert
+
+    with session_scope() as session:
+        # More alerts than the page previews, so the CSV must come from its own read.
+        session.execute(text(
+            "INSERT INTO alerts (decision_version, customer_id, recipient, kind, urgency, "
+            "status, attempts, next_attempt_at, idempotency_key, reference, body, simulated, "
+            "created_at, updated_at) "
+            "SELECT 1, a.customer_id, a.recipient, 'DECISION', 'watch', 'DELIVERED', 1, now(), "
+            "'browser-report:' || g, 'RCREPORT' || g, 'filler', false, now(), now() "
+            "FROM (SELECT customer_id, recipient FROM alerts LIMIT 1) a, "
+            "generate_series(1, 250) g"))
+    with session_scope() as session:
+        stored = session.scalar(select(func.count()).select_from(Alert))
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1500, "height": 1000}, accept_downloads=True)
+        page.goto(f"{served_app}/reports")
+        _settle(page)
+        with page.expect_download(timeout=60_000) as download:
+            page.get_by_role("button", name="Download alerts as CSV").click()
+        body = download.value.path().read_bytes().decode("utf-8-sig")
+        browser.close()
+
+    rows = list(csv.DictReader(io.StringIO(body)))
+    assert stored > 250
+    assert len(rows) == stored
+    assert {"id", "status", "recipient"} <= set(rows[0])
