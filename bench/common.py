@@ -83,7 +83,20 @@ def psycopg_url(database_url: str) -> str:
 
 
 def peak_rss_mb() -> float:
-    """Peak resident set size of this process in MiB (``ru_maxrss``, KiB on Linux)."""
+    """Peak resident set size of this process in MiB.
+
+    On Linux this is ``VmHWM`` from /proc/self/status. ``ru_maxrss`` would
+    do elsewhere, but on Linux it keeps the resident size of the parent at
+    the moment it forked this process, so a worker started by a parent that
+    has a large book would report the parent's memory as its own.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 

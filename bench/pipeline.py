@@ -9,8 +9,8 @@ bundled signals and observations, assesses events, drafts and stores decisions
 and queues their alerts. The same decision rows are then COPY'd into an empty
 table with the same columns and indexes: that COPY is the baseline.
 
-Peak memory is the worker process's ``ru_maxrss`` (resident set, imports
-included). The last line is ``ratio_to_copy=X`` for the largest size.
+Peak memory is the worker process's own high-water resident set (``VmHWM``,
+imports included; see ``bench.common.peak_rss_mb``). The last line is ``ratio_to_copy=X`` for the largest size.
 
 Before the timer starts, the worker stores every recorded signal and
 observation up to the day before, as a worker that has run the previous days
@@ -183,7 +183,7 @@ def _copy_baseline(url: str) -> tuple[float, int, int]:
 
 def print_results(results: list[Result]) -> None:
     print(machine_line())
-    print(f"replay day {REPLAY_DAY}; peak memory is the worker process ru_maxrss")
+    print(f"replay day {REPLAY_DAY}; peak memory is the worker process VmHWM")
     headers = ("shipments", "customers", "Red Sea shipments", "affected", "decisions",
                "alerts", "decision MB", "tick s", "COPY s", "tick/COPY", "decisions/min",
                "shipments/min", "worker RSS before MB", "worker peak MB", "setup s")

@@ -104,10 +104,10 @@ def enqueue(session: Session, changes: Sequence[Change]) -> int:
     # A change that carries its stored row renders from it; only the others,
     # and the versions an eased notice quotes, are read back.
     decisions = {c.decision_id: SimpleNamespace(**c.row) for c in changes if c.row is not None}
-    wanted = [c.decision_id for c in changes if c.row is None] + eased
-    if wanted:
+    to_read = [c.decision_id for c in changes if c.row is None] + eased
+    if to_read:
         decisions.update(
-            (d.id, d) for d in session.scalars(select(Decision).where(Decision.id.in_(wanted)))
+            (d.id, d) for d in session.scalars(select(Decision).where(Decision.id.in_(to_read)))
         )
 
     rows = []

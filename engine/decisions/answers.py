@@ -46,7 +46,7 @@ class LegSlice:
         self._choice: tuple | None = None
 
     def choice(self, total: dict) -> tuple[str, float, float, datetime, str]:
-        """The recommended action of this decision (see ``_chosen``), worked out once."""
+        """Return the recommended action of this decision (see ``_chosen``), computed once."""
         if self._choice is None:
             self._choice = _chosen(total, self.columns["reaches_at"][self.start])
         return self._choice
@@ -77,7 +77,7 @@ def leg_columns(legs: pd.DataFrame) -> dict[str, list]:
 
 
 def _when_entries(columns: dict[str, list]) -> list[dict]:
-    """The ``when`` entry of every leg, built in one pass over the columns."""
+    """Build the ``when`` entry of every leg in one pass over the columns."""
     fields = ("id", "lane", "origin_port", "destination_port", "status", "etd_text",
               "eta_text", "reaches_text", "value", "feu", "expected_loss", "best_action",
               "route_chokepoints", "also_avoids", "alternative_name",
@@ -114,7 +114,7 @@ def _split_names(text: str) -> tuple[str, ...]:
 
 
 def _names(text: str) -> list[str]:
-    """The comma-separated chokepoint ids of ``also_avoids`` as a new list."""
+    """Return the comma-separated chokepoint ids of ``also_avoids`` as a new list."""
     return list(_split_names(text)) if text else []
 
 

@@ -55,7 +55,7 @@ def decide(session: Session, as_of: datetime, config: DecisionConfig | None = No
     """Assess every chokepoint at ``as_of`` and upsert the resulting decisions.
 
     With ``alerts``, each batch of new versions is queued in the outbox as
-    soon as it is stored, so a large book never holds every new row at once.
+    soon as it is stored, so a large book never keeps every new row in memory at once.
     """
     config = config or DecisionConfig.from_settings()
     events = event_assessment.assess(session, as_of)

@@ -26,7 +26,7 @@ def is_postgres(session: Session) -> bool:
 
 # Memory for one hash aggregation over the whole active book. With the
 # server's default of 4 MB, grouping a million decisions by chokepoint and
-# customer spills a sort to disk and takes twice as long.
+# customer spills a sort to disk and takes about twice as long.
 AGGREGATION_WORK_MEM = "64MB"
 
 
