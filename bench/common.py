@@ -29,8 +29,13 @@ def redis_url() -> str:
 
 
 @contextlib.contextmanager
-def bench_database(migrate: bool = True) -> Iterator[str]:
-    """Create ``riskcast_bench_<random>``, migrate it to head, yield its URL, drop it."""
+def bench_database(migrate: bool = True, keep: bool = False) -> Iterator[str]:
+    """Create ``riskcast_bench_<random>``, migrate it to head, yield its URL, drop it.
+
+    With ``keep`` the database is not dropped, so its data can be inspected
+    with EXPLAIN ANALYZE. The caller must print its URL, because only a manual
+    ``DROP DATABASE`` removes it.
+    """
     from engine import db
 
     admin = create_engine(admin_url(), isolation_level="AUTOCOMMIT")
@@ -47,13 +52,14 @@ def bench_database(migrate: bool = True) -> Iterator[str]:
                 engine.dispose()
         yield url
     finally:
-        with admin.connect() as connection:
-            connection.execute(
-                text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                     "WHERE datname = :name AND pid <> pg_backend_pid()"),
-                {"name": name},
-            )
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        if not keep:
+            with admin.connect() as connection:
+                connection.execute(
+                    text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                         "WHERE datname = :name AND pid <> pg_backend_pid()"),
+                    {"name": name},
+                )
+                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
         admin.dispose()
 
 

@@ -1,11 +1,21 @@
 """Benchmark the dashboard's reads at a million decisions and a million alerts.
 
 ``python -m bench.dashboard --rows 1000000`` fills a throwaway PostgreSQL
-database with generate_series SQL, then times every data function the pages
-use: the public functions of ``engine.queries`` and any other engine function
-a page file imports whose first parameter is ``session``. It then runs every
-page listed in ``app.py`` with ``streamlit.testing.v1.AppTest`` on cold
-caches. The baseline is a plain ``SELECT count(*)`` over each table.
+database with generate_series SQL in one of two shapes, chosen by ``--shape``.
+
+The active shape (the default) puts 60 % of the decisions in the active book.
+It times every data function the pages use: the public functions of
+``engine.queries`` and any other engine function a page file imports whose
+first parameter is ``session``. It then runs every page listed in ``app.py``
+with ``streamlit.testing.v1.AppTest`` on cold caches.
+
+The history shape spreads the decisions over a year with 2 % of them active,
+and times each page's read models with the arguments the page passes
+(``bench/dashboard_history.py``). ``--shape both`` runs the two shapes one
+after the other, each in its own database.
+
+The baseline is a plain ``SELECT count(*)`` over each table of the same
+database.
 """
 
 from __future__ import annotations
@@ -23,8 +33,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
+from sqlalchemy.engine import make_url
 
-from bench import seed
+from bench import dashboard_history, seed
 from bench.common import (
     bench_database,
     install_sigterm_exit,
@@ -40,8 +51,20 @@ ROOT = Path(__file__).resolve().parent.parent
 APP = ROOT / "app.py"
 TARGET_MS = 300.0
 REPEATS = 3
+SHAPES = ("active", "history", "both")
+DEFAULT_CUSTOMERS = 5000
 CHOKEPOINTS = ("bab_el_mandeb", "suez", "malacca", "hormuz", "panama", "taiwan",
                "gibraltar", "dover", "cape")
+
+
+@dataclass
+class Slowest:
+    """The slowest read of one shape, and its median over that shape's COUNT(*)."""
+
+    shape: str
+    name: str
+    median_ms: float
+    ratio: float
 
 
 @dataclass
@@ -219,8 +242,9 @@ def time_pages(repeats: int) -> list[Timing]:
     return result
 
 
-def print_results(rows: int, fill_seconds: float, timings: list[Timing], repeats: int) -> None:
-    print(machine_line())
+def print_results(rows: int, fill_seconds: float, timings: list[Timing],
+                  repeats: int) -> Slowest | None:
+    """Print the active-shape table and return its slowest data function."""
     print(f"{rows:,} decisions and {rows:,} alerts, filled in {fill_seconds:.1f}s; "
           f"first run and median of {repeats} runs, in ms; pages run with cold caches")
     baseline = max(t.median_ms for t in timings if t.kind == "baseline")
@@ -240,36 +264,121 @@ def print_results(rows: int, fill_seconds: float, timings: list[Timing], repeats
     print_table(headers, table)
     data = [t for t in timings if t.kind == "data" and not t.error]
     slowest = max(data, key=lambda t: t.median_ms) if data else None
-    if slowest:
-        print(f"slowest data function: {slowest.name} {slowest.median_ms:.1f} ms")
-        print(f"ratio_to_baseline={slowest.median_ms / baseline if baseline else 0:.2f}")
+    if slowest is None:
+        return None
+    return Slowest("active", slowest.name, slowest.median_ms,
+                   slowest.median_ms / baseline if baseline else 0.0)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=1_000_000,
-                        help="decisions and alerts to insert, each (default 1000000)")
-    parser.add_argument("--customers", type=int, default=5000,
-                        help="customers the rows spread over (default 5000)")
-    parser.add_argument("--repeats", type=int, default=REPEATS,
-                        help=f"runs per measurement (default {REPEATS})")
-    args = parser.parse_args(argv)
-    for name in ("rows", "customers", "repeats"):
-        if getattr(args, name) < 1:
-            parser.error(f"--{name} {getattr(args, name)} is invalid: give a positive number")
-
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
-    install_sigterm_exit()
-    with bench_database() as database_url:
-        fill_seconds = fill(database_url, args.rows, args.customers)
+def run_active(args: argparse.Namespace) -> Slowest | None:
+    """Fill the active shape, time its data functions and pages, and print the table."""
+    repeats = args.repeats or REPEATS
+    with bench_database(keep=args.keep) as database_url:
+        fill_seconds = fill(database_url, args.rows, args.customers or DEFAULT_CUSTOMERS)
         point_settings_at(database_url, LOG_LEVEL="WARNING")
-        timings = time_baselines(database_url, args.repeats)
-        timings += time_data_functions(args.repeats)
-        timings += time_pages(args.repeats)
+        timings = time_baselines(database_url, repeats)
+        timings += time_data_functions(repeats)
+        timings += time_pages(repeats)
         from engine.db import reset_engine
 
         reset_engine()
-    print_results(args.rows, fill_seconds, timings, args.repeats)
+    slowest = print_results(args.rows, fill_seconds, timings, repeats)
+    _print_kept(args.keep, database_url)
+    return slowest
+
+
+def run_history(args: argparse.Namespace) -> Slowest | None:
+    """Fill the history shape, time each page's calls, and print the tables."""
+    repeats = args.repeats or dashboard_history.REPEATS
+    with bench_database(keep=args.keep) as database_url:
+        point_settings_at(database_url, LOG_LEVEL="WARNING")
+        fill_seconds = dashboard_history.fill(args.rows)
+        baselines = time_baselines(database_url, repeats)
+        timings = dashboard_history.time_page_calls(repeats)
+        from engine.db import reset_engine
+
+        reset_engine()
+    slowest = dashboard_history.print_results(args.rows, fill_seconds, baselines, timings,
+                                              repeats)
+    _print_kept(args.keep, database_url)
+    if slowest is None:
+        return None
+    baseline = max(t.median_ms for t in baselines)
+    return Slowest("history", f"{slowest.page}: {slowest.name}", slowest.median_ms,
+                   slowest.median_ms / baseline if baseline else 0.0)
+
+
+def _print_kept(keep: bool, database_url: str) -> None:
+    if keep:
+        libpq_url = make_url(database_url).set(drivername="postgresql")
+        print(f"kept database {libpq_url.render_as_string(hide_password=True)}; "
+              f"drop it with DROP DATABASE when done")
+
+
+def print_summary(results: list[Slowest], label_shape: bool) -> None:
+    """Print the slowest read and, as the last line, its ratio to the COUNT(*) baseline."""
+    if not results:
+        return
+    slowest = max(results, key=lambda r: r.ratio)
+    shape = f" ({slowest.shape} shape)" if label_shape else ""
+    print(f"slowest data function: {slowest.name} {slowest.median_ms:.1f} ms{shape}")
+    print(f"ratio_to_baseline={slowest.ratio:.2f}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.dashboard",
+        description=__doc__.splitlines()[0],
+        epilog="The last line is ratio_to_baseline=X: the slowest data function's median "
+               "over the slower COUNT(*) of its database. With --shape both it is the larger "
+               "ratio of the two shapes.")
+    parser.add_argument(
+        "--shape", choices=SHAPES, default="active",
+        help="data to fill and reads to time. active: 60%% of the decisions in the active "
+             "book over --customers customers, then every session-only data function and "
+             "an AppTest run of every page. history: decisions spread over the last 365 "
+             "days with 2%% active, one alert each, one pipeline run per ten decisions and "
+             "the 40 demo customers, then each page's read models with the page's "
+             "arguments. both: active, then history, each in its own database "
+             "(default active)")
+    parser.add_argument("--rows", type=int, default=1_000_000,
+                        help="decisions and alerts to insert, each (default 1000000)")
+    parser.add_argument("--customers", type=int, default=None,
+                        help="customers the rows spread over, active shape only "
+                             f"(default {DEFAULT_CUSTOMERS})")
+    parser.add_argument("--repeats", type=int, default=None,
+                        help="runs per measurement; the history shape runs each call once "
+                             "more first, as a warm-up left out of the median and max "
+                             f"(default {REPEATS} for active, "
+                             f"{dashboard_history.REPEATS} for history)")
+    parser.add_argument("--keep", action="store_true",
+                        help="keep each filled database instead of dropping it, and print "
+                             "its URL, for EXPLAIN ANALYZE")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    for name in ("rows", "customers", "repeats"):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            parser.error(f"--{name} {value} is invalid: give a positive number")
+    if args.customers is not None and args.shape == "history":
+        parser.error("--customers is invalid with --shape history, which uses the 40 demo "
+                     "customers: drop --customers or use --shape active or both")
+
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
+    install_sigterm_exit()
+    print(machine_line())
+    results = []
+    if args.shape in ("active", "both"):
+        results.append(run_active(args))
+    if args.shape == "both":
+        print()
+    if args.shape in ("history", "both"):
+        results.append(run_history(args))
+    print_summary([r for r in results if r is not None], label_shape=args.shape == "both")
     return 0
 
 

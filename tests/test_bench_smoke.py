@@ -51,13 +51,48 @@ def test_api_bench_measures_endpoints():
     assert "0.00%" in live  # /live returned 200 to every request
 
 
-def test_dashboard_bench_times_pages():
+def test_dashboard_active_shape_times_pages():
     lines = _run("bench.dashboard", "--rows", "300", "--customers", "20", "--repeats", "1")
     assert lines[-1].startswith("ratio_to_baseline="), lines[-1]
     text = "\n".join(lines)
     assert "queries.overview" in text
     assert "AppTest pages/overview.py" in text
+    assert "history shape" not in text  # the default is the active shape alone
     assert "failed" not in text
+
+
+def test_dashboard_history_shape_times_page_calls():
+    # 300 rows hold 6 active decisions and one FAILED alert, which the detail calls open.
+    lines = _run("bench.dashboard", "--shape", "history", "--rows", "300", "--repeats", "1")
+    assert re.fullmatch(r"ratio_to_baseline=\d+(\.\d+)?", lines[-1]), lines[-1]
+    text = "\n".join(lines)
+    assert "history shape: 300 decisions" in text
+    for call in ("| Overview ", "search_decisions[HIGH, 'Baltic', all history]",
+                 "impact_while_open[polymarket]", "alert_detail", "decision_detail"):
+        assert call in text, call
+    assert "| page view " in text  # the per-page totals table
+    assert "AppTest" not in text
+    assert "failed" not in text
+
+
+def test_dashboard_both_shapes_print_both_tables():
+    lines = _run("bench.dashboard", "--shape", "both", "--rows", "300", "--customers", "20",
+                 "--repeats", "1", timeout=240.0)
+    assert lines[-1].startswith("ratio_to_baseline="), lines[-1]
+    assert re.search(r"\((active|history) shape\)$", lines[-2]), lines[-2]
+    text = "\n".join(lines)
+    assert "AppTest pages/overview.py" in text
+    assert "search_decisions[active]" in text
+    assert text.count("SELECT count(*) FROM decisions") == 2  # one baseline per database
+    assert "failed" not in text
+
+
+def test_dashboard_rejects_customers_for_history():
+    completed = subprocess.run(
+        [sys.executable, "-m", "bench.dashboard", "--shape", "history", "--customers", "20"],
+        cwd=ROOT, capture_output=True, text=True, timeout=60, check=False)
+    assert completed.returncode == 2
+    assert "--customers is invalid with --shape history" in completed.stderr
 
 
 def test_dispatch_bench_counts_duplicates():

@@ -1,38 +1,41 @@
-"""Time every dashboard page's data functions on one million decisions and alerts.
+"""The history shape of ``python -m bench.dashboard``: a year of decisions, few active.
 
-Creates a throwaway PostgreSQL database, fills it in SQL (a year of
-decisions, about 2 % of them still in the active book, and one alert per
-decision), runs ``VACUUM ANALYZE``, then times each read model the pages
-call. Prints one Markdown table; the database is dropped afterwards.
-
-    python -m bench.dashboard_bench [--rows 1000000] [--repeat 5]
-
-Needs TEST_POSTGRES_URL (default: the local server as user postgres).
+The fill spreads the decisions evenly over the last 365 days. The newest 2 %
+are in the active book (OPEN or ACKNOWLEDGED) and the rest are EXPIRED or
+SUPERSEDED. Each decision has one alert, 0.5 % of the alerts are FAILED and
+1 % of the decisions were made while the polymarket circuit was open. The
+customers are the 40 of the demo book, and one pipeline run is stored per ten
+decisions. Each read model is then called with the arguments its page passes,
+so one page view is one group of calls.
 """
 
 from __future__ import annotations
 
-import argparse
-import os
 import statistics
 import time
-import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import text
 
-ADMIN_URL = os.environ.get("TEST_POSTGRES_URL",
-                           "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
-BUDGET_MS = 300.0
+from bench.common import print_table
 
+TARGET_MS = 300.0
+REPEATS = 5
+DECISIONS_PER_RUN = 10
+
+# Inactive decisions of one customer and chokepoint are versions of one event.
+# Each active decision has an event of its own, because the partial unique
+# index uq_decisions_active allows one active decision per customer and event.
 FILL_DECISIONS = """
 INSERT INTO decisions (customer_id, event_key, chokepoint, version, status, severity,
     recommended_action, exposure_usd, expected_loss_usd, action_cost_usd, net_benefit_usd,
     probability, confidence, shipment_count, deadline, expires_at, is_expired, as_of,
     answers, provenance, fingerprint, created_at, updated_at)
-SELECT c.id, cp || '\:disruption', cp, g, st, sev,
+SELECT c.id,
+    CASE WHEN active THEN cp || '\\:disruption-' || g ELSE cp || '\\:disruption' END,
+    cp, g, st, sev,
     (ARRAY['REROUTE','DELAY','INSURE','MONITOR','DO_NOTHING'])[1 + g % 5],
     200000 + (g % 97) * 25000, 5000 + (g % 89) * 4000, 1000 + g % 50 * 300, g % 40 * 900,
     0.2 + (g % 7) / 10.0, 0.4 + (g % 5) / 10.0, 1 + g % 6,
@@ -69,7 +72,7 @@ SELECT d.id, 1, d.customer_id, '+447700900' || lpad((d.id % 1000)::text, 3, '0')
     'standard', st, 1, d.created_at,
     CASE WHEN st = 'FAILED' THEN (ARRAY['63016','21211','30003'])[1 + d.id % 3] END,
     CASE WHEN st = 'FAILED' THEN 'recipient error' END,
-    'decision:' || d.id || '\:v1', 'RC' || upper(substr(md5(d.id::text), 1, 8)),
+    'decision:' || d.id || '\\:v1', 'RC' || upper(substr(md5(d.id::text), 1, 8)),
     'RISKCAST alert body', true, d.created_at, d.created_at,
     d.created_at
 FROM (SELECT id, customer_id, created_at,
@@ -88,51 +91,44 @@ FROM generate_series(1, :runs) AS g
 """
 
 
-def _create_database() -> tuple[str, str]:
-    from engine.settings import normalise_database_url
-
-    admin_url = normalise_database_url(ADMIN_URL)
-    name = f"riskcast_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    return name, url
+@dataclass
+class CallTiming:
+    page: str
+    name: str
+    warmup_ms: float
+    median_ms: float
+    max_ms: float
+    error: str = ""
 
 
-def _drop_database(name: str) -> None:
-    from engine.settings import normalise_database_url
-
-    admin = create_engine(normalise_database_url(ADMIN_URL), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"),
-            {"n": name})
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-    admin.dispose()
+def pipeline_runs(rows: int) -> int:
+    return max(1, rows // DECISIONS_PER_RUN)
 
 
-def fill(rows: int) -> None:
-    from engine import book, db
+def fill(rows: int) -> float:
+    """Load the demo book, insert the history rows and return the seconds taken.
+
+    The caller must have pointed the settings at the bench database, because
+    the rows go in through the process-wide engine.
+    """
+    from engine import book
     from engine.db import get_engine, session_scope
 
-    db.migrate()
+    started = time.perf_counter()
     with session_scope() as session:
         book.load_demo_book(session)
     engine = get_engine()
-    started = time.perf_counter()
     with engine.begin() as connection:
         connection.execute(text(FILL_DECISIONS), {"rows": rows})
         connection.execute(text(FILL_ALERTS))
-        connection.execute(text(FILL_RUNS), {"runs": 100_000})
+        connection.execute(text(FILL_RUNS), {"runs": pipeline_runs(rows)})
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
         connection.exec_driver_sql("VACUUM ANALYZE")
-    print(f"filled {rows:,} decisions and alerts in {time.perf_counter() - started:.0f} s")
+    return time.perf_counter() - started
 
 
-def page_functions() -> dict[str, list[tuple[str, Callable]]]:
-    """Map each page to the read models it calls, as (name, fn(session)) pairs."""
+def page_calls() -> dict[str, list[tuple[str, Callable]]]:
+    """Map each page view to the read models it calls, as (name, call(session)) pairs."""
     from engine import breakers
     from engine.clock import domain_now
     from engine.decisions.lifecycle import preview_cleanup
@@ -153,10 +149,14 @@ def page_functions() -> dict[str, list[tuple[str, Callable]]]:
 
     def latest_decision(session):
         found, _total = decisions.search_decisions(session, active, limit=1)
+        if found.empty:
+            raise LookupError("no active decision to open; use a larger --rows")
         return decisions.decision_detail(session, int(found["id"].iloc[0]))
 
     def latest_alert(session):
         queue = alerts.alert_queue(session, ["FAILED"], limit=1)
+        if queue.empty:
+            raise LookupError("no FAILED alert to open; use --rows 200 or more")
         return alerts.alert_detail(session, int(queue["id"].iloc[0]))
 
     return {
@@ -216,65 +216,73 @@ def page_functions() -> dict[str, list[tuple[str, Callable]]]:
     }
 
 
-def measure(repeat: int) -> list[tuple[str, str, float, float]]:
+def time_page_calls(repeats: int) -> list[CallTiming]:
+    """Time every page call: one warm-up run, then ``repeats`` runs in a new session each."""
+    return [_time_call(page, name, call, repeats)
+            for page, calls in page_calls().items() for name, call in calls]
+
+
+def _time_call(page: str, name: str, call: Callable, repeats: int) -> CallTiming:
     from engine.db import session_scope
 
-    results = []
-    for page, functions in page_functions().items():
-        for name, fn in functions:
-            timings = []
-            for _ in range(repeat + 1):
-                started = time.perf_counter()
-                with session_scope() as session:
-                    fn(session)
-                timings.append((time.perf_counter() - started) * 1000.0)
-            timings = timings[1:]  # the first run warms caches
-            results.append((page, name, statistics.median(timings), max(timings)))
-    return results
+    timings = []
+    for _ in range(repeats + 1):
+        started = time.perf_counter()
+        try:
+            with session_scope() as session:
+                call(session)
+        except Exception as exc:  # a failing read is reported in the table, not fatal
+            elapsed = (time.perf_counter() - started) * 1000
+            return CallTiming(page, name, timings[0] if timings else elapsed, 0.0, 0.0,
+                              f"{type(exc).__name__}: {exc}")
+        timings.append((time.perf_counter() - started) * 1000)
+    return CallTiming(page, name, timings[0], statistics.median(timings[1:]), max(timings[1:]))
 
 
-def report(results: list[tuple[str, str, float, float]]) -> str:
-    lines = ["| Page | Data function | Median ms | Max ms |", "|---|---|---:|---:|"]
-    pages: dict[str, float] = {}
-    for page, name, median, longest in results:
-        pages[page] = pages.get(page, 0.0) + median
-        flag = " (over budget)" if median > BUDGET_MS else ""
-        lines.append(f"| {page} | {name}{flag} | {median:.1f} | {longest:.1f} |")
-    lines += ["", "| Page | All its data functions, median ms |", "|---|---:|"]
-    lines += [f"| {page} | {total:.1f} |" for page, total in pages.items()]
-    return "\n".join(lines)
+def print_results(rows: int, fill_seconds: float, baselines: list, timings: list[CallTiming],
+                  repeats: int) -> CallTiming | None:
+    """Print the history tables and return the slowest call that did not fail.
+
+    ``baselines`` are the COUNT(*) timings of ``bench.dashboard`` on the same
+    database. Their median is a median of all their runs, with no warm-up.
+    """
+    active = rows - rows * 98 // 100  # the rows with g > rows * 0.98 in FILL_DECISIONS
+    print(f"history shape: {rows:,} decisions over 365 days (about {active:,} in the active "
+          f"book), {rows:,} alerts and {pipeline_runs(rows):,} pipeline runs, filled in "
+          f"{fill_seconds:.1f}s; one warm-up run, then median and max of {repeats} runs, "
+          f"in ms")
+    baseline = max(t.median_ms for t in baselines)
+    headers = ("page", "what", "warm-up ms", "median ms", "max ms", "ratio to COUNT(*)",
+               "target ms", "verdict", "error")
+    table = [("baseline", t.name, t.first_ms, t.median_ms, None,
+              t.median_ms / baseline if baseline else None, None, "", t.error[:80])
+             for t in baselines]
+    for t in timings:
+        table.append((t.page, t.name, t.warmup_ms, t.median_ms, t.max_ms,
+                      t.median_ms / baseline if baseline else None, TARGET_MS,
+                      _verdict(t.median_ms, t.error), t.error[:80]))
+    print_table(headers, table)
+    print()
+    print_table(("page view", "calls", "median ms, all calls", "target ms", "verdict"),
+                _page_totals(timings))
+    succeeded = [t for t in timings if not t.error]
+    return max(succeeded, key=lambda t: t.median_ms) if succeeded else None
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=1_000_000,
-                        help="decisions to generate, and as many alerts (default %(default)s)")
-    parser.add_argument("--keep", action="store_true",
-                        help="keep the filled database and print its URL, for EXPLAIN")
-    parser.add_argument("--repeat", type=int, default=5,
-                        help="timed runs per function after one warm-up (default %(default)s)")
-    args = parser.parse_args(argv)
-
-    from engine import db
-    from engine.settings import reset_settings_cache
-
-    name, url = _create_database()
-    os.environ["DATABASE_URL"] = url
-    os.environ.pop("REDIS_URL", None)
-    reset_settings_cache()
-    db.reset_engine()
-    try:
-        fill(args.rows)
-        results = measure(args.repeat)
-    finally:
-        db.reset_engine()
-        if args.keep:
-            print(f"kept {url}")
-        else:
-            _drop_database(name)
-    print(report(results))
-    return 1 if any(median > BUDGET_MS for _p, _n, median, _m in results) else 0
+def _page_totals(timings: list[CallTiming]) -> list[tuple]:
+    """Sum the median of each page view's calls, the time one view spends reading."""
+    totals: dict[str, list[CallTiming]] = {}
+    for t in timings:
+        totals.setdefault(t.page, []).append(t)
+    rows = []
+    for page, calls in totals.items():
+        total = sum(t.median_ms for t in calls)
+        error = next((t.error for t in calls if t.error), "")
+        rows.append((page, len(calls), total, TARGET_MS, _verdict(total, error)))
+    return rows
 
 
-if __name__ == "__main__":
-    raise SystemExit(main())
+def _verdict(median_ms: float, error: str) -> str:
+    if error:
+        return "failed"
+    return "met" if median_ms <= TARGET_MS else "missed"
