@@ -198,3 +198,14 @@ def test_book_in_parts_decides_as_book_whole(pg_env, monkeypatch):
     assert _stored_decisions() == whole_rows
     # Eight parts instead of one: each part adds its own reads and writes.
     assert parts_count > whole_count
+
+
+def test_empty_book_loads_as_empty_frame(pg_env):
+    with session_scope() as session:
+        _book(session, 2)
+        everyone = shipments.load_open_shipments(session, AS_OF)
+        nobody = shipments.load_open_shipments(session, AS_OF, customers=("X", "Y"))
+
+    assert len(everyone) == 2 * SAILINGS_PER_CUSTOMER
+    assert list(nobody.columns) == list(everyone.columns)
+    assert nobody.empty
