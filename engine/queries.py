@@ -15,18 +15,24 @@ CURRENT = Decision.status.notin_(("SUPERSEDED", "EXPIRED"))
 
 def overview(session: Session) -> dict:
     """Key figures of the active book, the alert queue and the last pipeline tick."""
-    active, exposure, loss, customers = session.execute(
-        select(func.count(), func.coalesce(func.sum(Decision.exposure_usd), 0.0),
-               func.coalesce(func.sum(Decision.expected_loss_usd), 0.0),
-               func.count(func.distinct(Decision.customer_id)))
+    # One scan of the active book, grouped by severity and customer; the
+    # totals, the distinct customers and the severity counts come from those
+    # few thousand groups instead of two more scans and a distinct sort.
+    groups = session.execute(
+        select(Decision.severity, Decision.customer_id, func.count(),
+               func.sum(Decision.exposure_usd), func.sum(Decision.expected_loss_usd))
         .where(ACTIVE, CURRENT)
-    ).one()
-    by_severity = dict(
-        session.execute(
-            select(Decision.severity, func.count()).where(ACTIVE, CURRENT)
-            .group_by(Decision.severity)
-        ).all()
-    )
+        .group_by(Decision.severity, Decision.customer_id)
+    ).all()
+    active, exposure, loss = 0, 0.0, 0.0
+    customers: set[str] = set()
+    by_severity: dict[str, int] = {}
+    for severity, customer_id, count, group_exposure, group_loss in groups:
+        active += count
+        exposure += group_exposure or 0.0
+        loss += group_loss or 0.0
+        customers.add(customer_id)
+        by_severity[severity] = by_severity.get(severity, 0) + count
     by_status = dict(session.execute(select(Alert.status, func.count()).group_by(Alert.status)).all())
     last_tick = session.execute(
         select(PipelineRun.replay_at, PipelineRun.started_at, PipelineRun.status)
@@ -36,7 +42,7 @@ def overview(session: Session) -> dict:
         "active_decisions": int(active),
         "total_exposure_usd": float(exposure),
         "expected_loss_usd": float(loss),
-        "customers_affected": int(customers),
+        "customers_affected": len(customers),
         "decisions_by_severity": by_severity,
         "alerts_by_status": by_status,
         "replay_at": last_tick.replay_at if last_tick else None,
@@ -47,18 +53,24 @@ def overview(session: Session) -> dict:
 
 def exposure_by_customer(session: Session, limit: int = 50) -> pd.DataFrame:
     """Active exposure per customer, largest first."""
-    rows = session.execute(
+    # Aggregate the active book first and join only the per-customer totals
+    # to the customer names.
+    totals = (
         select(
             Decision.customer_id,
-            Customer.name,
             func.count().label("decisions"),
             func.sum(Decision.exposure_usd).label("exposure_usd"),
             func.sum(Decision.expected_loss_usd).label("expected_loss_usd"),
         )
-        .join(Customer, Customer.id == Decision.customer_id)
         .where(ACTIVE, CURRENT)
-        .group_by(Decision.customer_id, Customer.name)
-        .order_by(func.sum(Decision.exposure_usd).desc())
+        .group_by(Decision.customer_id)
+        .subquery()
+    )
+    rows = session.execute(
+        select(totals.c.customer_id, Customer.name, totals.c.decisions,
+               totals.c.exposure_usd, totals.c.expected_loss_usd)
+        .join(Customer, Customer.id == totals.c.customer_id)
+        .order_by(totals.c.exposure_usd.desc())
         .limit(limit)
     ).all()
     return pd.DataFrame(
