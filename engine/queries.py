@@ -15,9 +15,9 @@ CURRENT = Decision.status.notin_(("SUPERSEDED", "EXPIRED"))
 
 def overview(session: Session) -> dict:
     """Key figures of the active book, the alert queue and the last pipeline tick."""
-    # One scan of the active book, grouped by severity and customer; the
-    # totals, the distinct customers and the severity counts come from those
-    # few thousand groups instead of two more scans and a distinct sort.
+    # One scan of the active book, grouped by severity and customer. The
+    # totals, distinct customers and severity counts then come from a few
+    # thousand groups, so no second scan or distinct sort is needed.
     groups = session.execute(
         select(Decision.severity, Decision.customer_id, func.count(),
                func.sum(Decision.exposure_usd), func.sum(Decision.expected_loss_usd))
