@@ -54,11 +54,13 @@ def _events(alert_id: int) -> list[tuple[str, str]]:
 
 
 def _mark(redis_url: str, key: str) -> bytes | None:
+    """The SID part of the alert's idempotency mark, or None without a mark."""
     client = redis.Redis.from_url(redis_url)
     try:
-        return client.get(idempotency.key_name(key))
+        value = client.get(idempotency.key_name(key))
     finally:
         client.close()
+    return None if value is None else value.split(b" ")[0]
 
 
 def test_crash_after_accept_uses_redis_mark(twilio_env, fake, monkeypatch, redis_url):
@@ -83,6 +85,27 @@ def test_crash_after_accept_uses_redis_mark(twilio_env, fake, monkeypatch, redis
     assert alert.twilio_sid == message.sid
     assert len(fake.requests) == 1
     assert ("reconcile", "adopted") in _events(alert.id)
+
+
+def test_stale_mark_from_other_database_ignored(twilio_env, fake, redis_url):
+    """A mark left under the same key by an earlier database must not stop this send."""
+    _queue_one()
+    [alert] = all_alerts()
+    client = redis.Redis.from_url(redis_url)
+    try:
+        client.set(idempotency.key_name(alert.idempotency_key),
+                   "SMstale000000000000000000000000000 20200101T000000.000000Z")
+    finally:
+        client.close()
+
+    counts = dispatch_once(clock=Clock())
+
+    [sent] = all_alerts()
+    [message] = fake.messages
+    assert counts["sent"] == 1
+    assert counts["reconciled"] == 0
+    assert sent.twilio_sid == message.sid
+    assert _mark(redis_url, sent.idempotency_key) == message.sid.encode()
 
 
 def test_crash_after_accept_found_at_twilio(twilio_env, fake, monkeypatch, redis_url):

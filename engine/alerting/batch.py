@@ -131,7 +131,7 @@ class Batch:
             self._rejected(job, exc)
             return
         # Marked only now that Twilio has accepted the message.
-        idempotency.mark_accepted(job.idempotency_key, result.sid)
+        idempotency.mark_accepted(job.idempotency_key, result.sid, job.created_at)
         self.pending.append(outcomes.accepted(job, result, self.clock(), "dispatch"))
 
     def _found_earlier(self, job: Job) -> bool:
@@ -154,7 +154,7 @@ class Batch:
             self.notes.append(events.event(job.alert_id, "reconcile", "not_found", now,
                                            detail="no message with this reference at Twilio"))
             return False
-        idempotency.mark_accepted(job.idempotency_key, found.sid)
+        idempotency.mark_accepted(job.idempotency_key, found.sid, job.created_at)
         log.info("alert %s: earlier send was accepted as %s; recorded, not resent",
                  job.alert_id, found.sid)
         self.pending.append(outcomes.accepted(job, found, now, "reconcile"))

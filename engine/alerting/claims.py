@@ -44,6 +44,8 @@ class Job:
     recipient: str
     reference: str
     idempotency_key: str
+    # When the alert row was created; it stamps the idempotency mark.
+    created_at: datetime
     body: str
     content_sid: str | None
     content_variables: dict | None
@@ -111,7 +113,7 @@ class _Planner:
         self.customers = _customers(session, rows)
         self.sent_today = _sent_today(session, self.customers, now)
         self.open = windows.open_recipients(session, {a.recipient for a in rows}, now)
-        self.marks = idempotency.accepted_sids(a.idempotency_key for a in rows)
+        self.marks = idempotency.accepted_sids((a.idempotency_key, a.created_at) for a in rows)
 
     def plan(self, alert: Alert, owner: str) -> None:
         sid = self.marks.get(alert.idempotency_key)
@@ -144,7 +146,7 @@ class _Planner:
         self.result.jobs.append(Job(
             alert_id=alert.id, kind=alert.kind, recipient=alert.recipient,
             reference=alert.reference, idempotency_key=alert.idempotency_key,
-            body=alert.body, content_sid=content_sid,
+            created_at=alert.created_at, body=alert.body, content_sid=content_sid,
             content_variables=alert.content_variables, attempts=alert.attempts,
             reconcile_since=alert.send_started_at if reconcile else None,
         ))
