@@ -152,7 +152,7 @@ def data_functions() -> dict[str, Callable]:
     queries = importlib.import_module("engine.queries")
     names["engine.queries"] = {n for n, f in inspect.getmembers(queries, inspect.isfunction)
                                if f.__module__ == queries.__name__ and not n.startswith("_")}
-    for page in page_files() + ["pages/_shared.py"]:
+    for page in page_files() + ["dashboard/_shared.py"]:
         path = ROOT / page
         if not path.exists():
             continue

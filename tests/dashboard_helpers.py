@@ -18,16 +18,16 @@ from engine.pipeline import tick
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = {
-    "overview": "pages/overview.py",
-    "exposure": "pages/exposure.py",
-    "trends": "pages/trends.py",
-    "pipeline": "pages/pipeline.py",
-    "circuits": "pages/circuits.py",
-    "decisions": "pages/decisions.py",
-    "alerts": "pages/alerts.py",
-    "maintenance": "pages/maintenance.py",
-    "reports": "pages/reports.py",
-    "book": "pages/book.py",
+    "overview": "dashboard/overview.py",
+    "exposure": "dashboard/exposure.py",
+    "trends": "dashboard/trends.py",
+    "pipeline": "dashboard/pipeline.py",
+    "circuits": "dashboard/circuits.py",
+    "decisions": "dashboard/decisions.py",
+    "alerts": "dashboard/alerts.py",
+    "maintenance": "dashboard/maintenance.py",
+    "reports": "dashboard/reports.py",
+    "book": "dashboard/book.py",
 }
 
 

@@ -56,7 +56,7 @@ def test_dashboard_active_shape_times_pages():
     assert lines[-1].startswith("ratio_to_baseline="), lines[-1]
     text = "\n".join(lines)
     assert "queries.overview" in text
-    assert "AppTest pages/overview.py" in text
+    assert "AppTest dashboard/overview.py" in text
     assert "history shape" not in text  # the default is the active shape alone
     assert "failed" not in text
 
@@ -81,7 +81,7 @@ def test_dashboard_both_shapes_print_both_tables():
     assert lines[-1].startswith("ratio_to_baseline="), lines[-1]
     assert re.search(r"\((active|history) shape\)$", lines[-2]), lines[-2]
     text = "\n".join(lines)
-    assert "AppTest pages/overview.py" in text
+    assert "AppTest dashboard/overview.py" in text
     assert "search_decisions[active]" in text
     assert text.count("SELECT count(*) FROM decisions") == 2  # one baseline per database
     assert "failed" not in text

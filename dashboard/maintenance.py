@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from pages._actions import (
+from dashboard._actions import (
     action,
     busy,
     cancel,
@@ -14,7 +14,7 @@ from pages._actions import (
     flash,
     open_dialog,
 )
-from pages._shared import (
+from dashboard._shared import (
     READ_TTL,
     domain_now,
     identity,
@@ -25,7 +25,7 @@ from pages._shared import (
     read,
     show_table,
 )
-from pages._auth import require_identity
+from dashboard._auth import require_identity
 
 require_identity()
 

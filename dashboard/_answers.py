@@ -7,7 +7,7 @@ from datetime import datetime
 import pandas as pd
 import streamlit as st
 
-from pages._shared import SEVERITY_COLORS, money, show_table
+from dashboard._shared import SEVERITY_COLORS, money, show_table
 
 _SEVERITY_BADGE = {"CRITICAL": "red", "HIGH": "orange", "MEDIUM": "yellow", "LOW": "green"}
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import plotly.express as px
 import streamlit as st
 
-from pages._actions import (
+from dashboard._actions import (
     action,
     busy,
     cancel,
@@ -15,7 +15,7 @@ from pages._actions import (
     flash,
     open_dialog,
 )
-from pages._shared import (
+from dashboard._shared import (
     READ_TTL,
     identity,
     in_session,
@@ -24,7 +24,7 @@ from pages._shared import (
     read,
     show_table,
 )
-from pages._auth import require_identity
+from dashboard._auth import require_identity
 
 require_identity()
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from pages._actions import action, busy, execute, flash
-from pages._shared import identity, in_session, operator_note, read, show_table
-from pages._auth import require_identity
+from dashboard._actions import action, busy, execute, flash
+from dashboard._shared import identity, in_session, operator_note, read, show_table
+from dashboard._auth import require_identity
 
 require_identity()
 

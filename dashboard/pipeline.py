@@ -5,8 +5,8 @@ from __future__ import annotations
 import plotly.express as px
 import streamlit as st
 
-from pages._shared import READ_TTL, domain_now, in_session, live, read, show_table
-from pages._auth import require_identity
+from dashboard._shared import READ_TTL, domain_now, in_session, live, read, show_table
+from dashboard._auth import require_identity
 
 require_identity()
 

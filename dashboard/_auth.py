@@ -15,7 +15,7 @@ from engine.auth import (
     sign_in_with_password,
     unauthenticated_identity,
 )
-from pages._shared import settings
+from dashboard._shared import settings
 
 log = logging.getLogger(__name__)
 
@@ -80,9 +80,8 @@ def _stop_on_invalid_settings() -> None:
 def require_identity() -> Identity:
     """Return who is using the dashboard; show the sign-in page and stop if nobody is.
 
-    app.py calls it before any page, and every page calls it again, because
-    Streamlit can serve a file under pages/ directly on a session's first
-    request without running app.py.
+    app.py calls it before any page, and every page calls it again, so a
+    page stays closed even if it is ever run without app.py.
     """
     _stop_on_invalid_settings()
     mode = auth_mode(settings(), oidc_configured())

@@ -6,8 +6,8 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from pages._map import exposure_map, topojson_url
-from pages._shared import (
+from dashboard._map import exposure_map, topojson_url
+from dashboard._shared import (
     READ_TTL,
     SEVERITY_COLORS,
     domain_now,
@@ -17,7 +17,7 @@ from pages._shared import (
     read,
     show_table,
 )
-from pages._auth import require_identity
+from dashboard._auth import require_identity
 
 require_identity()
 
@@ -145,7 +145,7 @@ def what_if_section() -> None:
             st.session_state.pop("what_if_result", None)
             st.error(str(exc))
         except Exception as exc:
-            from pages._shared import describe_failure
+            from dashboard._shared import describe_failure
 
             st.error(describe_failure(exc, "The what-if"))
     result = st.session_state.get("what_if_result")

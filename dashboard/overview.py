@@ -5,7 +5,7 @@ from __future__ import annotations
 import plotly.express as px
 import streamlit as st
 
-from pages._shared import (
+from dashboard._shared import (
     SEVERITIES,
     SEVERITY_COLORS,
     READ_TTL,
@@ -15,7 +15,7 @@ from pages._shared import (
     read,
     settings,
 )
-from pages._auth import require_identity
+from dashboard._auth import require_identity
 
 require_identity()
 

@@ -12,7 +12,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from pages._shared import SEVERITY_COLORS, money
+from dashboard._shared import SEVERITY_COLORS, money
 
 
 def topojson_url() -> str:

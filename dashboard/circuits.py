@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from engine.breakers import SPECS
-from pages._actions import (
+from dashboard._actions import (
     action,
     busy,
     cancel,
@@ -16,7 +16,7 @@ from pages._actions import (
     flash,
     open_dialog,
 )
-from pages._shared import (
+from dashboard._shared import (
     READ_TTL,
     identity,
     in_session,
@@ -26,7 +26,7 @@ from pages._shared import (
     read,
     show_table,
 )
-from pages._auth import require_identity
+from dashboard._auth import require_identity
 
 require_identity()
 

@@ -7,7 +7,7 @@ from datetime import datetime, time, timezone
 import plotly.express as px
 import streamlit as st
 
-from pages._shared import (
+from dashboard._shared import (
     READ_TTL,
     SEVERITIES,
     SEVERITY_COLORS,
@@ -18,7 +18,7 @@ from pages._shared import (
     settings,
     show_table,
 )
-from pages._auth import require_identity
+from dashboard._auth import require_identity
 
 require_identity()
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from pages import _answers
-from pages._actions import (
+from dashboard import _answers
+from dashboard._actions import (
     action,
     busy,
     cancel,
@@ -16,7 +16,7 @@ from pages._actions import (
     flash,
     open_dialog,
 )
-from pages._shared import (
+from dashboard._shared import (
     READ_TTL,
     SEVERITIES,
     domain_now,
@@ -27,7 +27,7 @@ from pages._shared import (
     read,
     show_table,
 )
-from pages._auth import require_identity
+from dashboard._auth import require_identity
 
 require_identity()
 

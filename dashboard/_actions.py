@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from pages._shared import describe_failure
+from dashboard._shared import describe_failure
 
 log = logging.getLogger(__name__)
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from pages._shared import SEVERITIES, READ_TTL, in_session, read, show_export, show_table
-from pages._auth import require_identity
+from dashboard._shared import SEVERITIES, READ_TTL, in_session, read, show_export, show_table
+from dashboard._auth import require_identity
 
 require_identity()
 
