@@ -61,12 +61,14 @@ def fail_run(session: Session, run_id: int, error: str, seconds: float) -> None:
     run.error = error[:2000]
 
 
-def reap_abandoned(session: Session, job: str, worker_id: str, stale_before: datetime) -> int:
+def reap_abandoned(session: Session, job: str, worker_id: str, stale_before: datetime,
+                   current_period: datetime | None = None) -> int:
     """Mark ``running`` rows of ``job`` failed when their worker cannot still be running them.
 
     The caller holds the job's lock, so its own leftover rows are abandoned,
     and so are those of workers without a fresh heartbeat. Rows without a
-    worker id (runs started outside the worker) are left alone.
+    worker id (runs started outside the worker) are left alone, and so is
+    the caller's claim on ``current_period``, which it is about to run.
     """
     alive = select(WorkerHeartbeat.worker_id).where(
         WorkerHeartbeat.beat_at >= stale_before, WorkerHeartbeat.role != "stopped"
@@ -82,9 +84,12 @@ def reap_abandoned(session: Session, job: str, worker_id: str, stale_before: dat
         .execution_options(synchronize_session=False)
     ).rowcount or 0
     claim_gone = or_(JobPeriod.worker_id == worker_id, JobPeriod.worker_id.not_in(alive))
+    periods = [JobPeriod.job == job, JobPeriod.status == "running", claim_gone]
+    if current_period is not None:
+        periods.append(JobPeriod.period_start != current_period)
     session.execute(
         update(JobPeriod)
-        .where(JobPeriod.job == job, JobPeriod.status == "running", claim_gone)
+        .where(*periods)
         .values(status="failed", finished_at=now, error="abandoned")
         .execution_options(synchronize_session=False)
     )

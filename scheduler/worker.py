@@ -164,7 +164,8 @@ class Worker:
         with session_scope() as session:
             claim = periods.claim_period(session, spec.name, spec.schedule, period, self.worker_id)
             if claim.won:
-                abandoned = runs.reap_abandoned(session, spec.name, self.worker_id, stale_before)
+                abandoned = runs.reap_abandoned(session, spec.name, self.worker_id, stale_before,
+                                                claim.period_start)
                 if abandoned:
                     log.warning("job %s: marked %d abandoned runs failed", spec.name, abandoned)
         return claim

@@ -223,6 +223,22 @@ def test_reap_abandoned_runs(pg_env):
                       None: "running"}
 
 
+def test_reap_spares_current_claim(pg_env):
+    now = utcnow()
+    earlier, current = T0 - timedelta(minutes=1), T0
+    with db.session_scope() as session:
+        for period in (earlier, current):
+            session.add(JobPeriod(job="tick", period_start=period, worker_id="me:3"))
+    with db.session_scope() as session:
+        runs.reap_abandoned(session, "tick", "me:3", now - timedelta(minutes=3), current)
+
+    with db.session_scope() as session:
+        states = dict(session.execute(
+            select(JobPeriod.period_start, JobPeriod.status).order_by(JobPeriod.period_start)
+        ).all())
+    assert list(states.values()) == ["failed", "running"]
+
+
 def test_heartbeat_reaps_own_leftovers(pg_env):
     worker = _worker("me:3")
     earlier = utcnow() - timedelta(seconds=5)
