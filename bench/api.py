@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import os
 import subprocess
 import sys
@@ -202,9 +203,17 @@ def main(argv: list[str] | None = None) -> int:
                         help="shipments in the bench book (default 2000)")
     args = parser.parse_args(argv)
     for name in ("rate", "generate_rate", "seconds"):
-        if getattr(args, name) <= 0:
-            parser.error(f"--{name.replace('_', '-')} {getattr(args, name)} is invalid: "
-                         "give a positive number")
+        value = getattr(args, name)
+        # "not (0 < value < inf)" also catches nan, which every comparison fails.
+        if not 0 < value < math.inf:
+            parser.error(f"--{name.replace('_', '-')} {value} is invalid: "
+                         "give a positive, finite number")
+    if args.port is not None and not 1 <= args.port <= 65535:
+        parser.error(f"--port {args.port} is invalid: give a TCP port from 1 to 65535, "
+                     "or leave it out for a free one")
+    if args.book_shipments < 1:
+        parser.error(f"--book-shipments {args.book_shipments} is invalid: "
+                     "give a positive number of shipments")
     if args.tool == "wrk" and not load.wrk_available():
         parser.error("--tool wrk: wrk is not on PATH; install it (apt-get install wrk) "
                      "or use --tool httpx")

@@ -115,3 +115,12 @@ def test_bench_rejects_bad_size(module):
     assert completed.returncode == 2
     assert "is invalid" in completed.stderr
 
+
+
+@pytest.mark.parametrize("option", [["--rate", "nan"], ["--rate", "inf"], ["--port", "70000"],
+                                    ["--book-shipments", "0"]])
+def test_api_bench_rejects_bad_option(option):
+    completed = subprocess.run([sys.executable, "-m", "bench.api", *option], cwd=ROOT,
+                               capture_output=True, text=True, timeout=60, check=False)
+    assert completed.returncode == 2
+    assert f"{option[0]} {option[1]} is invalid" in completed.stderr
