@@ -126,7 +126,7 @@ def test_second_worker_stands_by_in_same_period(pg_env, caplog):
         outcomes = [first.run_job("dispatch"), second.run_job("dispatch")]
 
     assert outcomes == ["ok", "standby"]
-    assert "worker b:2 standing by, it already ran on a:1" in caplog.text
+    assert "worker b:2 standing by, a:1 already claimed this period" in caplog.text
     assert _sample(JOB_RUNS, job="dispatch", outcome="standby") == standby_before + 1
     with db.session_scope() as session:
         recorded = session.scalars(select(PipelineRun).where(PipelineRun.job == "dispatch")).all()

@@ -15,6 +15,7 @@ Such a stale mark is ignored.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable
 from datetime import datetime
 
@@ -26,6 +27,9 @@ from engine.clock import as_utc
 log = logging.getLogger(__name__)
 
 TTL_SECONDS = 24 * 3600
+WARNING_INTERVAL_SECONDS = 60.0
+_failed_writes = 0
+_last_warning = -WARNING_INTERVAL_SECONDS
 
 
 def key_name(idempotency_key: str) -> str:
@@ -70,12 +74,22 @@ def accepted_sids(alerts: Iterable[tuple[str, datetime]]) -> dict[str, str]:
 
 def mark_accepted(idempotency_key: str, sid: str, created_at: datetime) -> None:
     """Record that Twilio accepted the alert created at ``created_at`` as ``sid``."""
+    global _failed_writes, _last_warning
     try:
         cache.store().set(key_name(idempotency_key), f"{sid} {_stamp(created_at)}",
                           ex=TTL_SECONDS)
     except redis.RedisError as exc:
-        log.warning("writing idempotency mark for %s (sid %s) failed: %s", idempotency_key,
-                    sid, exc)
+        # With Redis down every send fails here, so one warning a minute
+        # sums them up; the others go to the debug log.
+        _failed_writes += 1
+        now = time.monotonic()
+        if now - _last_warning >= WARNING_INTERVAL_SECONDS:
+            log.warning("writing idempotency marks failed %d time(s) since the last warning, "
+                        "latest for %s (sid %s): %s", _failed_writes, idempotency_key, sid, exc)
+            _failed_writes, _last_warning = 0, now
+        else:
+            log.debug("writing idempotency mark for %s (sid %s) failed: %s", idempotency_key,
+                      sid, exc)
 
 
 def forget(idempotency_key: str) -> None:
