@@ -75,8 +75,8 @@ def decide(session: Session, as_of: datetime, config: DecisionConfig | None = No
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="drafting") as drafting:
         pending = None
         for part in parts:
-            # The frame goes straight to the drafting thread, which frees it
-            # once the legs are computed.
+            # No reference to the frame stays here, so it is freed once its
+            # part is drafted.
             ahead = drafting.submit(
                 _draft_part, events,
                 load_open_shipments(session, as_of, config.horizon, through=active,
