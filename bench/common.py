@@ -91,10 +91,10 @@ def psycopg_url(database_url: str) -> str:
 def peak_rss_mb() -> float:
     """Peak resident set size of this process in MiB.
 
-    On Linux this is ``VmHWM`` from /proc/self/status. ``ru_maxrss`` would
-    do elsewhere, but on Linux it keeps the resident size of the parent at
-    the moment it forked this process, so a worker started by a parent that
-    has a large book would report the parent's memory as its own.
+    On Linux this is ``VmHWM`` from /proc/self/status, and elsewhere
+    ``ru_maxrss``. Linux's ``ru_maxrss`` keeps the resident size the parent
+    had when it forked this process, so a worker started by a parent with a
+    large book would report the parent's memory as its own.
     """
     try:
         with open("/proc/self/status", encoding="ascii") as status:

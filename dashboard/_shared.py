@@ -117,13 +117,13 @@ def show_export(preview: pd.DataFrame, name: str, key: str,
     if preview is None or preview.empty:
         st.info(empty)
         return None
-    shown = st.dataframe(preview, hide_index=True, height=height, key=key)
+    table = st.dataframe(preview, hide_index=True, height=height, key=key)
     st.download_button(
         f"Download {name} as CSV", lambda: to_csv(export()), file_name=f"riskcast_{key}.csv",
         mime="text/csv", key=f"download_{key}", icon=":material/download:",
         on_click="ignore",
     )
-    return shown
+    return table
 
 
 def money(amount: float | None) -> str:

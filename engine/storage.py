@@ -19,8 +19,8 @@ from sqlalchemy import Table, text
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
-# Rows per INSERT statement on SQLite; keeps each statement under its
-# bind-parameter limit for tables of up to ~30 columns.
+# Rows per INSERT statement on SQLite. It keeps each statement under the
+# bind-parameter limit for tables of up to about 30 columns.
 CHUNK = 1000
 
 

@@ -113,7 +113,7 @@ class Worker:
                     claim = self._claim(spec, period)
                     self.outage.recovered()
                     if not claim.won:
-                        # The claim says who took the period, not that its run finished.
+                        # The claim records who took the period, not that its run finished.
                         return self._stand_by(spec, period,
                                               f"{claim.holder} already claimed this period")
                     return self._execute(spec, claim)

@@ -54,7 +54,7 @@ def _events(alert_id: int) -> list[tuple[str, str]]:
 
 
 def _mark(redis_url: str, key: str) -> bytes | None:
-    """The SID part of the alert's idempotency mark, or None without a mark."""
+    """Return the SID part of the alert's idempotency mark, or None without a mark."""
     client = redis.Redis.from_url(redis_url)
     try:
         value = client.get(idempotency.key_name(key))

@@ -79,8 +79,8 @@ def mark_accepted(idempotency_key: str, sid: str, created_at: datetime) -> None:
         cache.store().set(key_name(idempotency_key), f"{sid} {_stamp(created_at)}",
                           ex=TTL_SECONDS)
     except redis.RedisError as exc:
-        # With Redis down every send fails here, so one warning a minute
-        # sums them up; the others go to the debug log.
+        # With Redis down every send fails here. One warning a minute sums
+        # up the failures, and the rest go to the debug log.
         _failed_writes += 1
         now = time.monotonic()
         if now - _last_warning >= WARNING_INTERVAL_SECONDS:

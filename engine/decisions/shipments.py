@@ -26,7 +26,7 @@ SHIPMENT_COLUMNS = [
 
 
 def _open_book(as_of: datetime, horizon: timedelta, through: set[str] | None) -> list:
-    """Conditions that pick the open shipments of ``load_open_shipments``."""
+    """Return the conditions that pick the open shipments of ``load_open_shipments``."""
     conditions = [
         Shipment.status.in_(("BOOKED", "IN_TRANSIT")),
         Shipment.eta > as_of,
@@ -71,7 +71,7 @@ def customer_parts(session: Session, as_of: datetime, horizon: timedelta = HORIZ
 def load_open_shipments(session: Session, as_of: datetime, horizon: timedelta = HORIZON,
                         through: set[str] | None = None,
                         customers: tuple[str, str] | None = None) -> pd.DataFrame:
-    """Booked and sailing shipments that can reach a chokepoint within ``horizon``.
+    """Load the booked and sailing shipments that can reach a chokepoint within ``horizon``.
 
     ``through`` keeps only shipments whose route may pass one of those
     chokepoints: lanes from the geography whose full path avoids them all
